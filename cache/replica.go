@@ -1,0 +1,208 @@
+// Package cache holds revokd's revocation state: the Replica, a complete
+// copy of the active cutoffs and denials that decides every answer; the
+// verified-token cache, which only ever saves work; and the Source interface
+// that keeps the replica in step with its store.
+package cache
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cutoff revokes every token whose session start is strictly before Before
+// and whose claim Claim equals Value.
+type Cutoff struct {
+	Claim   string
+	Value   string
+	Before  time.Time
+	Version int64
+}
+
+// Denial revokes the one token with the given id until ExpiresAt.
+type Denial struct {
+	ID        string
+	ExpiresAt time.Time
+	Version   int64
+}
+
+type cutoffKey struct{ claim, value string }
+
+// entry is a time at microsecond precision (the precision PostgreSQL keeps)
+// and the version that set it. Two int64s keep a million entries small.
+type entry struct {
+	micros  int64
+	version int64
+}
+
+// Replica is the complete active revocation state, held in memory.
+//
+// Every change carries a version; a change applies only when its version is
+// newer than the one held for the same key, so redelivered or reordered
+// changes are harmless. Entries leave only when the clock says they can no
+// longer reject a token, so nothing here can fail open.
+type Replica struct {
+	clock         Clock
+	maxSessionAge time.Duration
+
+	mu      sync.RWMutex
+	cutoffs map[cutoffKey]entry
+	denials map[string]entry
+	claims  map[string]string // interned claim names
+
+	version    atomic.Int64 // highest version applied
+	lastChange atomic.Int64 // unix micros of the last applied change, by clock
+	ready      atomic.Bool
+}
+
+// NewReplica returns an empty replica. maxSessionAge, when positive, lets
+// Prune drop cutoffs that every token they could reject has outlived.
+func NewReplica(clock Clock, maxSessionAge time.Duration) *Replica {
+	return &Replica{
+		clock:         clock,
+		maxSessionAge: maxSessionAge,
+		cutoffs:       make(map[cutoffKey]entry),
+		denials:       make(map[string]entry),
+		claims:        make(map[string]string),
+	}
+}
+
+// ApplyCutoff sets a cutoff if c.Version is newer than the one held, and
+// reports whether it did.
+func (r *Replica) ApplyCutoff(c Cutoff) bool {
+	r.mu.Lock()
+	claim, ok := r.claims[c.Claim]
+	if !ok {
+		claim = c.Claim
+		r.claims[claim] = claim
+	}
+	k := cutoffKey{claim, c.Value}
+	applied := newer(r.cutoffs, k, c.Version)
+	if applied {
+		r.cutoffs[k] = entry{c.Before.UnixMicro(), c.Version}
+	}
+	r.mu.Unlock()
+	r.noteApplied(applied, c.Version)
+	return applied
+}
+
+// ApplyDenial sets a denial if d.Version is newer than the one held, and
+// reports whether it did.
+func (r *Replica) ApplyDenial(d Denial) bool {
+	r.mu.Lock()
+	applied := newer(r.denials, d.ID, d.Version)
+	if applied {
+		r.denials[d.ID] = entry{d.ExpiresAt.UnixMicro(), d.Version}
+	}
+	r.mu.Unlock()
+	r.noteApplied(applied, d.Version)
+	return applied
+}
+
+func newer[K comparable](m map[K]entry, k K, version int64) bool {
+	held, ok := m[k]
+	return !ok || version > held.version
+}
+
+func (r *Replica) noteApplied(applied bool, version int64) {
+	if !applied {
+		return
+	}
+	for {
+		v := r.version.Load()
+		if version <= v || r.version.CompareAndSwap(v, version) {
+			break
+		}
+	}
+	r.lastChange.Store(r.clock.Now().UnixMicro())
+}
+
+// Cutoff returns the cutoff for (claim, value), if there is one.
+func (r *Replica) Cutoff(claim, value string) (time.Time, bool) {
+	r.mu.RLock()
+	e, ok := r.cutoffs[cutoffKey{claim, value}]
+	r.mu.RUnlock()
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(e.micros), true
+}
+
+// Denied reports whether id is denied and the denial has not expired.
+func (r *Replica) Denied(id string) bool {
+	r.mu.RLock()
+	e, ok := r.denials[id]
+	r.mu.RUnlock()
+	return ok && r.clock.Now().UnixMicro() < e.micros
+}
+
+// Prune forgets denials that have expired and, when a maximum session age
+// is set, cutoffs older than it. It returns how many of each it dropped.
+func (r *Replica) Prune() (cutoffs, denials int) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, e := range r.denials {
+		if e.micros <= now.UnixMicro() {
+			delete(r.denials, id)
+			denials++
+		}
+	}
+	if r.maxSessionAge > 0 {
+		oldest := now.Add(-r.maxSessionAge).UnixMicro()
+		for k, e := range r.cutoffs {
+			if e.micros < oldest {
+				delete(r.cutoffs, k)
+				cutoffs++
+			}
+		}
+	}
+	return cutoffs, denials
+}
+
+// Sizes returns how many cutoffs and denials the replica holds.
+func (r *Replica) Sizes() (cutoffs, denials int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.cutoffs), len(r.denials)
+}
+
+// Version returns the highest version applied so far.
+func (r *Replica) Version() int64 { return r.version.Load() }
+
+// LastChange returns when, by the replica's clock, a change last applied.
+// It is zero before the first.
+func (r *Replica) LastChange() time.Time {
+	if m := r.lastChange.Load(); m != 0 {
+		return time.UnixMicro(m)
+	}
+	return time.Time{}
+}
+
+// SetReady marks the replica as holding a complete snapshot.
+func (r *Replica) SetReady() { r.ready.Store(true) }
+
+// Ready reports whether the replica has held a complete snapshot.
+func (r *Replica) Ready() bool { return r.ready.Load() }
+
+// Snapshot returns every cutoff and denial held, sorted, for status pages
+// and tests.
+func (r *Replica) Snapshot() ([]Cutoff, []Denial) {
+	r.mu.RLock()
+	cs := make([]Cutoff, 0, len(r.cutoffs))
+	for k, e := range r.cutoffs {
+		cs = append(cs, Cutoff{Claim: k.claim, Value: k.value, Before: time.UnixMicro(e.micros), Version: e.version})
+	}
+	ds := make([]Denial, 0, len(r.denials))
+	for id, e := range r.denials {
+		ds = append(ds, Denial{ID: id, ExpiresAt: time.UnixMicro(e.micros), Version: e.version})
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(cs, func(a, b Cutoff) int {
+		return cmp.Or(cmp.Compare(a.Claim, b.Claim), cmp.Compare(a.Value, b.Value))
+	})
+	slices.SortFunc(ds, func(a, b Denial) int { return cmp.Compare(a.ID, b.ID) })
+	return cs, ds
+}

@@ -1,0 +1,55 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrUnavailable means the store could not be reached, so a write was not
+// made durable. Callers answer 503 and acknowledge nothing.
+var ErrUnavailable = errors.New("revocation store unavailable")
+
+// Source is a store of revocations that keeps a Replica in step with it.
+//
+// Writes return only after the change is durable, and apply it to the replica
+// before returning, so the daemon's very next answer reflects it.
+type Source interface {
+	// Run loads the store into the replica and follows its changes until ctx
+	// is cancelled. It marks the replica ready after the first snapshot.
+	Run(ctx context.Context) error
+
+	// RevokeToken denies one token id until expiresAt. It reports whether a
+	// new denial was stored: false when the id is already denied or
+	// expiresAt has passed.
+	RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error)
+
+	// RevokeAll raises the cutoff for (claim, value) to before, never
+	// lowering it, and returns the cutoff in effect afterwards.
+	RevokeAll(ctx context.Context, claim, value string, before time.Time) (time.Time, error)
+
+	// Unban lowers a cutoff that lies in the future to now and returns the
+	// cutoff in effect afterwards (zero when there is none).
+	Unban(ctx context.Context, claim, value string) (time.Time, error)
+
+	// Status describes the source's connection to its store.
+	Status() SourceStatus
+
+	// Close releases the store. Run must have returned.
+	Close() error
+}
+
+// Source states.
+const (
+	StateConnecting   = "connecting"
+	StateSynced       = "synced"
+	StateDisconnected = "disconnected"
+)
+
+// SourceStatus describes how current a source's replica is.
+type SourceStatus struct {
+	Kind        string    // "bolt" or "postgres"
+	State       string    // one of the State constants
+	LastContact time.Time // when the source last heard from its store
+	Reconnects  int64
+}

@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/revokd/revokd/client"
+)
+
+// ClaimValue is one configured cutoff claim as it appears in a token, its
+// value normalised to a string.
+type ClaimValue struct {
+	Claim string // the cutoff claim's name: "sub" stands for the subject claim, whatever it is called
+	Value string
+}
+
+// Verified is what a token's signature and static checks yield: everything
+// later checks need, so a token seen again skips decoding and signature work.
+// It is immutable once built and shared between requests.
+type Verified struct {
+	Subject      string
+	ID           string // jti, or "sha256:" + base64url(SHA-256(token)) when it has none
+	JTI          string // the jti claim as given; empty when absent
+	SessionID    string // the sid claim; empty when absent
+	Expires      time.Time
+	NotBefore    time.Time // zero when absent
+	IssuedAt     time.Time // zero when absent
+	OrigIssuedAt time.Time // zero when absent
+	SessionStart time.Time // the session-start claim, else iat; zero when neither
+	Cutoffs      []ClaimValue
+	Claims       json.RawMessage // the token's payload, as signed
+
+	activeJSON []byte // the whole active answer, built once
+}
+
+// Result is the pipeline's answer for one token.
+type Result struct {
+	Reason string    // empty when the token is active
+	Until  time.Time // set when a future cutoff (a ban) rejected the token
+	Token  *Verified // set whenever the signature verified, active or not
+}
+
+// Active reports whether the token is good right now.
+func (r Result) Active() bool { return r.Reason == "" }
+
+// AppendJSON appends the answer's JSON (client.ValidateResponse) to b,
+// without a trailing newline.
+func (r Result) AppendJSON(b []byte) []byte {
+	if r.Active() {
+		return append(b, r.Token.activeJSON...)
+	}
+	b = append(b, `{"active":false,"reason":"`...)
+	b = append(b, r.Reason...) // reasons are fixed ASCII words: no escaping needed
+	if !r.Until.IsZero() {
+		b = append(b, `","until":"`...)
+		b = r.Until.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	return append(b, `"}`...)
+}
+
+// Response returns the answer as the client's type.
+func (r Result) Response() client.ValidateResponse {
+	if !r.Active() {
+		resp := client.ValidateResponse{Reason: r.Reason}
+		if !r.Until.IsZero() {
+			until := r.Until.UTC()
+			resp.Until = &until
+		}
+		return resp
+	}
+	t := r.Token
+	return client.ValidateResponse{
+		Active:  true,
+		Sub:     t.Subject,
+		JTI:     t.JTI,
+		SID:     t.SessionID,
+		Exp:     t.Expires.Unix(),
+		IAT:     unixOrZero(t.IssuedAt),
+		OrigIAT: unixOrZero(t.OrigIssuedAt),
+		Claims:  t.Claims,
+	}
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}

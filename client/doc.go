@@ -1,0 +1,16 @@
+// Package client talks to a revokd daemon over its Unix socket, and defines
+// every request and response body of the socket API (the daemon imports this
+// package, never the reverse).
+//
+// The zero Client works: it finds the socket in its Socket field, else in the
+// REVOKD_SOCKET environment variable, else at the default path (see
+// DefaultSocket). Validate goes over NDJSON on a small pool of persistent
+// connections, the daemon's fast path; the writes and status calls go over
+// HTTP on the same socket. Failures are *Error values, tested with errors.Is
+// against ErrUnavailable, ErrBadRequest and ErrForbidden or with the
+// IsUnavailable, IsBadRequest and IsForbidden helpers. An inactive token is not
+// an error: Validate returns the answer with Active false and a Reason.
+//
+// Middleware guards an http.Handler with Validate and hands the answer to the
+// handler through the request context (FromContext).
+package client

@@ -1,0 +1,127 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// baseURL is the scheme and host of every request. The host is only a label:
+// the transport always dials the socket.
+const baseURL = "http://revokd"
+
+// Revoke denies one token: req carries the token, or its jti and exp. The
+// answer says whether a new denial was stored; like RFC 7009, an invalid or
+// expired token is not an error (Stored is false).
+func (c *Client) Revoke(ctx context.Context, req RevokeRequest) (RevokeResponse, error) {
+	var resp RevokeResponse
+	err := c.doJSON(ctx, http.MethodPost, "/v1/revoke", req, &resp)
+	return resp, err
+}
+
+// RevokeAll raises the cutoff for a subject (req.Sub) or another claim
+// (req.Claim and req.Value) to req.Before (nil means now; a future time is a
+// ban) and returns the cutoff in effect afterwards.
+func (c *Client) RevokeAll(ctx context.Context, req RevokeAllRequest) (RevokeAllResponse, error) {
+	var resp RevokeAllResponse
+	err := c.doJSON(ctx, http.MethodPost, "/v1/revoke-all", req, &resp)
+	return resp, err
+}
+
+// Unban lowers a future cutoff (a ban) to now and returns the cutoff in
+// effect afterwards.
+func (c *Client) Unban(ctx context.Context, req UnbanRequest) (UnbanResponse, error) {
+	var resp UnbanResponse
+	err := c.doJSON(ctx, http.MethodPost, "/v1/unban", req, &resp)
+	return resp, err
+}
+
+// Status describes the daemon: its replica, its source and how current it is.
+func (c *Client) Status(ctx context.Context) (StatusResponse, error) {
+	var resp StatusResponse
+	err := c.doJSON(ctx, http.MethodGet, "/v1/status", nil, &resp)
+	return resp, err
+}
+
+// Ready reports whether the daemon has loaded its first snapshot and so
+// answers from a complete replica. A daemon that answers "not ready" is not
+// an error; one that cannot be reached is.
+func (c *Client) Ready(ctx context.Context) (bool, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/readyz", nil)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusServiceUnavailable:
+		return false, nil
+	default:
+		return false, &Error{Status: resp.StatusCode, Code: codeForStatus(resp.StatusCode), Message: "GET /readyz: " + resp.Status}
+	}
+}
+
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, baseURL+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("build %s %s: %w", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return nil, unavailable(fmt.Sprintf("%s %s on %s", method, path, c.socket()), err)
+	}
+	return resp, nil
+}
+
+func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxLine))
+	if err != nil {
+		return unavailable(fmt.Sprintf("read %s %s answer", method, path), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return httpError(method, path, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("decode %s %s answer: %v", method, path, err)}
+	}
+	return nil
+}
+
+// httpError turns a non-2xx answer into an *Error, from the JSON error body
+// when there is one.
+func httpError(method, path string, status int, body []byte) *Error {
+	var er ErrorResponse
+	if json.Unmarshal(body, &er) == nil && er.Error.Code != "" {
+		return &Error{Status: status, Code: er.Error.Code, Message: er.Error.Message}
+	}
+	msg := strings.TrimSpace(string(body))
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &Error{Status: status, Code: codeForStatus(status), Message: fmt.Sprintf("%s %s: %s", method, path, msg)}
+}

@@ -1,0 +1,9 @@
+package pipeline
+
+// WaitCache blocks until the verified-token cache has applied earlier Sets,
+// so tests can count on a hit.
+func (p *Pipeline) WaitCache() {
+	if p.cache != nil {
+		p.cache.Wait()
+	}
+}

@@ -1,0 +1,166 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/client"
+)
+
+// Pipeline validates tokens. It is safe for concurrent use.
+type Pipeline struct {
+	cfg     *settings
+	clock   cache.Clock
+	replica *cache.Replica
+	keys    *keyring
+	allowed map[string]bool
+	parser  *jwt.Parser
+	cache   *cache.VerifiedTokens[*Verified] // nil when turned off
+	hits    atomic.Uint64
+	close   sync.Once
+}
+
+// New checks cfg, loads its keys and starts the verified-token cache.
+func New(cfg Config) (*Pipeline, error) {
+	s, err := cfg.settle()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline config: %w", err)
+	}
+	keys, err := loadKeys(&s.Config)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline keys: %w", err)
+	}
+	if s.algs, err = chooseAlgorithms(s.Algorithms, keys); err != nil {
+		return nil, fmt.Errorf("pipeline algorithms: %w", err)
+	}
+	p := &Pipeline{
+		cfg:     s,
+		clock:   s.Clock,
+		replica: s.Replica,
+		keys:    newKeyring(keys, s.algs),
+		allowed: map[string]bool{},
+	}
+	for _, alg := range s.algs {
+		p.allowed[alg] = true
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(s.algs),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(s.Leeway),
+		jwt.WithTimeFunc(s.Clock.Now),
+		jwt.WithJSONNumber(),
+		// Strict base64: otherwise the unused low bits of a segment's last
+		// character could be flipped, making new spellings of one token
+		// whose SHA-256 ids were never denied.
+		jwt.WithStrictDecoding(),
+	}
+	if s.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(s.Issuer))
+	}
+	if s.Audience != "" {
+		opts = append(opts, jwt.WithAudience(s.Audience))
+	}
+	p.parser = jwt.NewParser(opts...)
+	if s.TokenCacheBytes >= 0 {
+		if p.cache, err = cache.NewVerifiedTokens[*Verified](s.TokenCacheBytes); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// Validate answers whether token is good right now. Every endpoint calls
+// it; it never returns an error, only a Result with a reason.
+func (p *Pipeline) Validate(token string) Result {
+	if len(token) > p.cfg.MaxTokenBytes {
+		return Result{Reason: client.ReasonMalformed}
+	}
+	if p.cache != nil {
+		// ristretto identifies a key by two 64-bit hashes, not by the key;
+		// comparing the token itself means a collision can only cost a miss.
+		if v, ok := p.cache.Get(token); ok && v.raw == token {
+			p.hits.Add(1)
+			return p.check(v, p.clock.Now())
+		}
+	}
+	return p.verify(token)
+}
+
+// check decides a verified token's answer from everything that can change
+// after it was verified: the clock, the staleness of the replica and the
+// replica's cutoffs and denials. It is the whole of a cache hit's work.
+func (p *Pipeline) check(v *Verified, now time.Time) Result {
+	// The same comparisons golang-jwt makes for exp and nbf, so a hit and a
+	// miss always agree.
+	if !now.Before(v.Expires.Add(p.cfg.Leeway)) {
+		return Result{Reason: client.ReasonExpired, Token: v}
+	}
+	if !v.NotBefore.IsZero() && now.Before(v.NotBefore.Add(-p.cfg.Leeway)) {
+		return Result{Reason: client.ReasonNotYetValid, Token: v}
+	}
+	if p.cfg.MaxSessionAge > 0 && now.Sub(v.SessionStart) > p.cfg.MaxSessionAge {
+		return Result{Reason: client.ReasonSessionExpired, Token: v}
+	}
+	if p.cfg.Stale != nil && p.cfg.Stale() {
+		return Result{Reason: client.ReasonUnavailable, Token: v}
+	}
+	// Of all the cutoffs that reject the token, report the latest, so a ban
+	// (a cutoff in the future) is reported with its end whenever there is one.
+	start := v.SessionStart.UnixMicro()
+	var (
+		latest time.Time
+		claim  string
+	)
+	for _, c := range v.Cutoffs {
+		before, ok := p.replica.Cutoff(c.Claim, c.Value)
+		if ok && start < before.UnixMicro() && (claim == "" || before.After(latest)) {
+			latest, claim = before, c.Claim
+		}
+	}
+	if claim != "" {
+		r := Result{Reason: cutoffReason(claim), Token: v}
+		if latest.After(now) {
+			r.Until = latest
+		}
+		return r
+	}
+	if p.replica.Denied(v.ID) || (v.altID != "" && p.replica.Denied(v.altID)) {
+		return Result{Reason: client.ReasonRevoked, Token: v}
+	}
+	return Result{Token: v}
+}
+
+func cutoffReason(claim string) string {
+	switch claim {
+	case "sub":
+		return client.ReasonSubjectRevoked
+	case "sid":
+		return client.ReasonSessionRevoked
+	}
+	return client.ReasonClaimRevoked
+}
+
+// Leeway is the clock skew allowed on exp and nbf. A denial must outlive the
+// token's exp by it.
+func (p *Pipeline) Leeway() time.Duration { return p.cfg.Leeway }
+
+// Algorithms returns the algorithms tokens may be signed with.
+func (p *Pipeline) Algorithms() []string { return slices.Clone(p.cfg.algs) }
+
+// CacheHits counts the answers served from the verified-token cache.
+func (p *Pipeline) CacheHits() uint64 { return p.hits.Load() }
+
+// Close stops the verified-token cache's goroutines. Validate must not be
+// called during or after Close.
+func (p *Pipeline) Close() {
+	p.close.Do(func() {
+		if p.cache != nil {
+			p.cache.Close()
+		}
+	})
+}

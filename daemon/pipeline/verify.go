@@ -1,0 +1,257 @@
+package pipeline
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/revokd/revokd/client"
+)
+
+// understoodCrit lists the header parameters revokd implements for "crit"
+// (RFC 7515 §4.1.11). It implements none: "b64" (RFC 7797) and the like
+// change how the signature is computed, and a token that depends on one
+// must not be accepted by a verifier that ignores it.
+var understoodCrit = map[string]bool{}
+
+// verify runs the full pipeline on a token the cache did not answer for.
+func (p *Pipeline) verify(token string) Result {
+	alg, kid, hasKid, reason := parseHeader(token)
+	if reason != "" {
+		return Result{Reason: reason}
+	}
+	if alg == "none" || !p.allowed[alg] {
+		return Result{Reason: client.ReasonUnsupportedAlg}
+	}
+	keyfunc, reason := p.keys.choose(kid, hasKid, alg)
+	if reason != "" {
+		return Result{Reason: reason}
+	}
+
+	var claims payload
+	_, err := p.parser.ParseWithClaims(token, &claims, keyfunc)
+	// staticReason is a reason that holds whatever the clock says; a
+	// timeReason may change as the clock moves, so it does not stop the
+	// token from being cached.
+	var staticReason, timeReason string
+	switch {
+	case err == nil:
+	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
+		// The signature did not verify, or the token could not be read.
+		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			return Result{Reason: client.ReasonBadSignature}
+		}
+		return Result{Reason: client.ReasonMalformed}
+	case errors.Is(err, jwt.ErrInvalidType):
+		staticReason = client.ReasonMalformed
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		staticReason = client.ReasonMissingClaim
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		staticReason = client.ReasonBadIssuer
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		staticReason = client.ReasonBadAudience
+	case errors.Is(err, jwt.ErrTokenExpired):
+		timeReason = client.ReasonExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		timeReason = client.ReasonNotYetValid
+	default:
+		staticReason = client.ReasonMalformed
+	}
+
+	// The signature verified: from here on the answer carries the token.
+	v, policyReason, err := p.build(token, alg, &claims)
+	if err != nil {
+		return Result{Reason: client.ReasonMalformed}
+	}
+	if staticReason == "" {
+		staticReason = policyReason
+	}
+	if staticReason != "" {
+		return Result{Reason: staticReason, Token: v}
+	}
+
+	now := p.clock.Now()
+	if p.cache != nil {
+		// Kept until it expires: afterwards it could only ever be rejected.
+		if ttl := v.Expires.Add(p.cfg.Leeway).Sub(now); ttl > 0 {
+			p.cache.Set(v.raw, v, v.cost(), ttl)
+		}
+	}
+	r := p.check(v, now)
+	if r.Active() && timeReason != "" {
+		// golang-jwt read the clock a moment earlier; keep its verdict.
+		r.Reason = timeReason
+	}
+	return r
+}
+
+// parseHeader checks a token's shape (three base64url segments, within the
+// size limit already checked) and reads its header. It returns a reason
+// when the token is malformed.
+func parseHeader(token string) (alg, kid string, hasKid bool, reason string) {
+	head, rest, ok1 := strings.Cut(token, ".")
+	body, sig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || head == "" || body == "" ||
+		!base64url(head) || !base64url(body) || !base64url(sig) {
+		return "", "", false, client.ReasonMalformed
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(head)
+	if err != nil {
+		return "", "", false, client.ReasonMalformed
+	}
+	// A map, not a struct: encoding/json matches struct fields without
+	// regard to case, and golang-jwt reads the header as a map.
+	var h map[string]json.RawMessage
+	if json.Unmarshal(raw, &h) != nil {
+		return "", "", false, client.ReasonMalformed
+	}
+	if _, ok := h["crit"]; ok {
+		var crit []string
+		if json.Unmarshal(h["crit"], &crit) != nil || len(crit) == 0 {
+			return "", "", false, client.ReasonMalformed
+		}
+		for _, name := range crit {
+			if !understoodCrit[name] {
+				return "", "", false, client.ReasonMalformed
+			}
+		}
+	}
+	if json.Unmarshal(h["alg"], &alg) != nil || alg == "" {
+		return "", "", false, client.ReasonMalformed
+	}
+	if k, ok := h["kid"]; ok && string(k) != "null" {
+		if json.Unmarshal(k, &kid) != nil {
+			return "", "", false, client.ReasonMalformed
+		}
+		hasKid = true
+	}
+	return alg, kid, hasKid, ""
+}
+
+func base64url(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// build turns a token whose signature verified into a Verified. It returns
+// an error when a claim it needs has the wrong type, and a policy reason
+// when a claim is missing (the token is still returned, as the signature
+// verified).
+func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, error) {
+	v := &Verified{raw: strings.Clone(token), Claims: c.raw}
+	var reason string
+	missing := func() {
+		if reason == "" {
+			reason = client.ReasonMissingClaim
+		}
+	}
+
+	exp, err := c.GetExpirationTime()
+	if err != nil {
+		return nil, "", err
+	}
+	if exp == nil {
+		missing()
+	} else {
+		v.Expires = exp.Time
+	}
+	if nbf, err := c.GetNotBefore(); err != nil {
+		return nil, "", err
+	} else if nbf != nil {
+		v.NotBefore = nbf.Time
+	}
+
+	var ok bool
+	if v.Subject, ok, err = c.value(p.cfg.SubjectClaim); err != nil {
+		return nil, "", err
+	} else if !ok {
+		missing()
+	}
+	if v.JTI, ok, err = c.value("jti"); err != nil {
+		return nil, "", err
+	}
+	if ok {
+		v.ID = v.JTI
+	} else {
+		if p.cfg.RequireJTI {
+			missing()
+		}
+		v.ID = TokenID(v.raw)
+		v.altID = ecdsaTwinID(v.raw, alg)
+	}
+	if v.SessionID, _, err = c.value("sid"); err != nil {
+		return nil, "", err
+	}
+	for _, name := range p.cfg.CutoffClaims {
+		var value string
+		switch name {
+		case "sub":
+			value, ok = v.Subject, v.Subject != ""
+		case "sid":
+			value, ok = v.SessionID, v.SessionID != ""
+		default:
+			if value, ok, err = c.value(name); err != nil {
+				return nil, "", err
+			}
+		}
+		if ok {
+			v.Cutoffs = append(v.Cutoffs, ClaimValue{Claim: name, Value: value})
+		}
+	}
+
+	// Issue times keep microseconds: a cutoff in the same second as a
+	// token's issue must tell before from after.
+	iat, hasIat, err := c.micros("iat")
+	if err != nil {
+		return nil, "", err
+	}
+	if hasIat {
+		v.IssuedAt = time.UnixMicro(iat)
+	}
+	origIat, hasOrigIat, err := c.micros("orig_iat")
+	if err != nil {
+		return nil, "", err
+	}
+	if hasOrigIat {
+		v.OrigIssuedAt = time.UnixMicro(origIat)
+	}
+	start, hasStart, err := c.micros(p.cfg.SessionStartClaim)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case hasStart:
+		v.SessionStart = time.UnixMicro(start)
+	case hasIat:
+		v.SessionStart = v.IssuedAt
+	case len(v.Cutoffs) > 0 || p.cfg.MaxSessionAge > 0:
+		// Without a session start no cutoff could be compared, and
+		// accepting the token would let it outlive every revoke-all.
+		missing()
+	}
+
+	if reason == "" {
+		if v.activeJSON, err = json.Marshal(Result{Token: v}.Response()); err != nil {
+			return nil, "", err
+		}
+	}
+	return v, reason, nil
+}
+
+// cost is roughly the bytes a cached Verified pins.
+func (v *Verified) cost() int64 {
+	n := len(v.raw) + len(v.Claims) + len(v.activeJSON) + len(v.Subject) + len(v.ID) +
+		len(v.altID) + len(v.JTI) + len(v.SessionID) + 256
+	for _, c := range v.Cutoffs {
+		n += len(c.Value) + 32
+	}
+	return int64(n)
+}

@@ -1,0 +1,316 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// Backend answers the socket's requests. Service is the production one;
+// tests drive the handlers with a map fake.
+type Backend interface {
+	Validate(token string) pipeline.Result
+	Revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error)
+	RevokeAll(ctx context.Context, req client.RevokeAllRequest) (client.RevokeAllResponse, error)
+	Unban(ctx context.Context, req client.UnbanRequest) (client.UnbanResponse, error)
+	Status() client.StatusResponse
+	Ready() bool
+}
+
+// handlers implements every operation once; the HTTP routes and the NDJSON
+// ops are thin adapters over it.
+type handlers struct {
+	backend Backend
+	access  writeAccess
+	version string
+	maxBody int64
+	m       *metrics
+	log     *slog.Logger
+	metrics http.Handler
+}
+
+var jsonContentType = []string{"application/json"}
+
+// bufPool recycles request and answer buffers. A buffer grown by a large
+// body is dropped rather than kept, so a burst of 1 MiB bodies does not pin
+// memory.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) > 64<<10 {
+		return
+	}
+	*bp = b[:0]
+	bufPool.Put(bp)
+}
+
+// appendResult appends the validate answer. The pipeline prebuilds an active
+// answer's JSON; a Verified built elsewhere (a test fake) has none, and then
+// the answer is marshalled instead, off the hot path.
+func appendResult(b []byte, res pipeline.Result) []byte {
+	n := len(b)
+	b = res.AppendJSON(b)
+	if len(b) == n {
+		j, err := json.Marshal(res.Response())
+		if err != nil {
+			j = []byte(`{"active":false,"reason":"unavailable"}`)
+		}
+		b = append(b, j...)
+	}
+	return b
+}
+
+// The shape checks below are the same for both framings; the backend then
+// judges the content (which claims carry cutoffs, whether a token is valid).
+
+func (h *handlers) revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error) {
+	switch {
+	case req.Token != "" && (req.JTI != "" || req.Exp != 0):
+		return client.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp", not both`)
+	case req.Token == "" && req.JTI == "":
+		return client.RevokeResponse{}, badRequest(`missing "token" (or "jti" and "exp")`)
+	case req.Token == "" && req.Exp <= 0:
+		return client.RevokeResponse{}, badRequest(`"jti" needs "exp" (Unix seconds)`)
+	}
+	return h.backend.Revoke(ctx, req)
+}
+
+// checkSubject catches missing fields; which claims are allowed, and how
+// "sub" combines with "claim", is the backend's call.
+func checkSubject(sub, claim, value string) error {
+	switch {
+	case sub == "" && claim == "":
+		return badRequest(`missing "sub" (or "claim" and "value")`)
+	case sub == "" && value == "":
+		return badRequest(`"claim" needs a non-empty "value"`)
+	}
+	return nil
+}
+
+func (h *handlers) revokeAll(ctx context.Context, p Peer, req client.RevokeAllRequest) (client.RevokeAllResponse, error) {
+	if err := h.access.check(p); err != nil {
+		return client.RevokeAllResponse{}, err
+	}
+	if err := checkSubject(req.Sub, req.Claim, req.Value); err != nil {
+		return client.RevokeAllResponse{}, err
+	}
+	return h.backend.RevokeAll(ctx, req)
+}
+
+func (h *handlers) unban(ctx context.Context, p Peer, req client.UnbanRequest) (client.UnbanResponse, error) {
+	if err := h.access.check(p); err != nil {
+		return client.UnbanResponse{}, err
+	}
+	if err := checkSubject(req.Sub, req.Claim, req.Value); err != nil {
+		return client.UnbanResponse{}, err
+	}
+	return h.backend.Unban(ctx, req)
+}
+
+func (h *handlers) status() client.StatusResponse {
+	st := h.backend.Status()
+	if st.Version == "" {
+		st.Version = h.version
+	}
+	return st
+}
+
+// HTTP adapters.
+
+// writeError is the one way an HTTP request error is answered.
+func (h *handlers) writeError(w http.ResponseWriter, op string, err error) {
+	h.m.request(op, err)
+	status, _ := errorOf(err)
+	if status >= 500 {
+		h.log.Error("request failed", "op", op, "err", err)
+	}
+	bp := getBuf()
+	b, _ := appendError((*bp)[:0], err)
+	b = append(b, '\n')
+	writeJSON(w, status, b)
+	putBuf(bp, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (h *handlers) reply(w http.ResponseWriter, op string, v any, err error) {
+	if err != nil {
+		h.writeError(w, op, err)
+		return
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		h.writeError(w, op, err)
+		return
+	}
+	h.m.request(op, nil)
+	writeJSON(w, http.StatusOK, append(j, '\n'))
+}
+
+// readBody reads a request body of at most maxBody bytes into b.
+func (h *handlers) readBody(w http.ResponseWriter, r *http.Request, b []byte) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, h.maxBody)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return b, ErrTooLarge
+			}
+			return b, badRequest("read body: %v", err)
+		}
+	}
+}
+
+func (h *handlers) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	bp := getBuf()
+	b, err := h.readBody(w, r, (*bp)[:0])
+	defer putBuf(bp, b)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return badRequest("bad JSON: %v", err)
+	}
+	return nil
+}
+
+func (h *handlers) handleValidate(w http.ResponseWriter, r *http.Request) {
+	bp := getBuf()
+	b, err := h.readBody(w, r, (*bp)[:0])
+	if err != nil {
+		putBuf(bp, b)
+		h.writeError(w, opValidate, err)
+		return
+	}
+	op, tok, ok := scanTokenObject(b)
+	if !ok || op != nil {
+		var req client.ValidateRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			h.writeError(w, opValidate, badRequest("bad JSON: %v", err))
+			return
+		}
+		tok = []byte(req.Token)
+	}
+	if len(tok) == 0 {
+		h.writeError(w, opValidate, badRequest(`missing "token"`))
+		return
+	}
+	res := h.backend.Validate(string(tok))
+	h.m.result(res.Reason)
+	h.m.validateOK.Inc()
+	out := append(appendResult(b[:0], res), '\n')
+	writeJSON(w, http.StatusOK, out)
+	putBuf(bp, out)
+}
+
+// bearerToken takes the token from an Authorization header of scheme Bearer
+// or JWT (the Django original's), case-insensitively as RFC 9110 says.
+func bearerToken(header string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "JWT")) {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func (h *handlers) handleAuth(w http.ResponseWriter, r *http.Request) {
+	tok, given := bearerToken(r.Header.Get("Authorization"))
+	res := h.backend.Validate(tok)
+	h.m.result(res.Reason)
+	h.m.authOK.Inc()
+	bp := getBuf()
+	out := append(appendResult((*bp)[:0], res), '\n')
+	defer putBuf(bp, out)
+	hdr := w.Header()
+	if res.Active() {
+		hdr["X-Auth-Subject"] = []string{res.Token.Subject}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	if given {
+		// Reasons are fixed ASCII words, safe inside the quoted string.
+		hdr["Www-Authenticate"] = []string{`Bearer error="invalid_token", error_description="` + res.Reason + `"`}
+	} else {
+		// RFC 6750 §3.1: no error code when the request carried no token.
+		hdr["Www-Authenticate"] = []string{`Bearer realm="revokd"`}
+	}
+	writeJSON(w, http.StatusUnauthorized, out)
+}
+
+func (h *handlers) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	var req client.RevokeRequest
+	if err := h.decode(w, r, &req); err != nil {
+		h.writeError(w, opRevoke, err)
+		return
+	}
+	resp, err := h.revoke(r.Context(), req)
+	h.reply(w, opRevoke, resp, err)
+}
+
+func (h *handlers) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
+	var req client.RevokeAllRequest
+	if err := h.decode(w, r, &req); err != nil {
+		h.writeError(w, opRevokeAll, err)
+		return
+	}
+	p, _ := PeerFrom(r.Context())
+	resp, err := h.revokeAll(r.Context(), p, req)
+	h.reply(w, opRevokeAll, resp, err)
+}
+
+func (h *handlers) handleUnban(w http.ResponseWriter, r *http.Request) {
+	var req client.UnbanRequest
+	if err := h.decode(w, r, &req); err != nil {
+		h.writeError(w, opUnban, err)
+		return
+	}
+	p, _ := PeerFrom(r.Context())
+	resp, err := h.unban(r.Context(), p, req)
+	h.reply(w, opUnban, resp, err)
+}
+
+func (h *handlers) handleStatus(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, opStatus, h.status(), nil)
+}
+
+func (h *handlers) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	h.m.request(opHealth, nil)
+	writeJSON(w, http.StatusOK, []byte("{\"status\":\"ok\"}\n"))
+}
+
+func (h *handlers) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if !h.backend.Ready() {
+		h.writeError(w, opReady, errNotReady)
+		return
+	}
+	h.m.request(opReady, nil)
+	writeJSON(w, http.StatusOK, []byte("{\"ready\":true}\n"))
+}
+
+func (h *handlers) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	h.m.request(opMetrics, nil)
+	h.metrics.ServeHTTP(w, r)
+}

@@ -1,0 +1,183 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/revokd/revokd/client"
+)
+
+// ndjsonWriteBuffer holds many pipelined answers between flushes.
+const ndjsonWriteBuffer = 16 << 10
+
+// deadlineWriter refreshes the write deadline before each write to the
+// socket, so a client that stops reading is cut off after WriteTimeout
+// while a buffered writer's flushes cost one deadline each, not one per
+// answer.
+type deadlineWriter struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.c.Write(p)
+}
+
+// serveNDJSON answers one JSON request per line, in order. Answers are
+// flushed only when no more input is buffered, so a pipelining client gets
+// a batch of answers per write and a ping-pong client one write per request.
+func (s *Server) serveNDJSON(c *conn) {
+	br := c.br
+	bw := bufio.NewWriterSize(deadlineWriter{c.Conn, s.lim.writeTimeout}, ndjsonWriteBuffer)
+	var long []byte // assembles lines longer than the read buffer
+	for {
+		if br.Buffered() == 0 {
+			if bw.Buffered() > 0 && bw.Flush() != nil {
+				return
+			}
+			c.Conn.SetReadDeadline(time.Now().Add(s.lim.idleTimeout))
+			if s.shuttingDown() {
+				return
+			}
+			if _, err := br.Peek(1); err != nil {
+				return
+			}
+		}
+		// A line not yet complete in the buffer must complete within
+		// LineTimeout, however slowly its bytes trickle in.
+		if buf, _ := br.Peek(br.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
+			c.Conn.SetReadDeadline(time.Now().Add(s.lim.lineTimeout))
+			if s.shuttingDown() {
+				bw.Flush()
+				return
+			}
+		}
+		line, tooLarge, err := readLine(br, s.lim.maxBodyBytes, &long)
+		if err != nil && !errors.Is(err, io.EOF) {
+			// Timeout or reset mid-line: the partial line is no request.
+			bw.Flush()
+			return
+		}
+		switch {
+		case tooLarge:
+			bw.Write(s.ndjsonError(bw.AvailableBuffer(), opNone,
+				fmt.Errorf("%w: line exceeds %d bytes", ErrTooLarge, s.lim.maxBodyBytes)))
+		case len(bytes.TrimSpace(line)) > 0: // blank lines are keep-alives
+			bw.Write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
+		}
+		if err != nil { // EOF: the last line had no newline
+			bw.Flush()
+			return
+		}
+	}
+}
+
+// readLine reads one line without its newline. A line of more than max
+// bytes is read to its end and discarded, reporting tooLarge, so the
+// connection stays in step. The returned line is valid until the next call.
+func readLine(br *bufio.Reader, max int64, long *[]byte) (line []byte, tooLarge bool, err error) {
+	frag, err := br.ReadSlice('\n')
+	if err == nil {
+		// The common case: the whole line is in the buffer; no copy.
+		line = frag[:len(frag)-1]
+		return line, int64(len(line)) > max, nil
+	}
+	buf := (*long)[:0]
+	for {
+		if !tooLarge {
+			if int64(len(buf)+len(frag)) > max+1 { // +1: the newline may be in frag
+				tooLarge, buf = true, buf[:0]
+			} else {
+				buf = append(buf, frag...)
+			}
+		}
+		if err != bufio.ErrBufferFull {
+			break
+		}
+		frag, err = br.ReadSlice('\n')
+	}
+	if cap(buf) <= 64<<10 { // keep a modest buffer for next time, not a 1 MiB one
+		*long = buf
+	}
+	if tooLarge {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, true, err
+		}
+		return nil, false, err
+	}
+	if err == nil {
+		buf = buf[:len(buf)-1]
+	}
+	return buf, int64(len(buf)) > max, err
+}
+
+// ndjsonLine answers one request line, appending the answer and a newline
+// to b.
+func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
+	h := s.h
+	if op, tok, ok := scanTokenObject(line); ok && string(op) == client.OpValidate && len(tok) > 0 {
+		res := h.backend.Validate(string(tok))
+		h.m.result(res.Reason)
+		h.m.validateOK.Inc()
+		return append(appendResult(b, res), '\n')
+	}
+	var req client.Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return s.ndjsonError(b, opNone, badRequest("bad JSON: %v", err))
+	}
+	ctx := s.baseCtx
+	var (
+		answer any
+		err    error
+		op     = req.Op
+	)
+	switch req.Op {
+	case client.OpValidate:
+		if req.Token == "" {
+			return s.ndjsonError(b, op, badRequest(`missing "token"`))
+		}
+		res := h.backend.Validate(req.Token)
+		h.m.result(res.Reason)
+		h.m.validateOK.Inc()
+		return append(appendResult(b, res), '\n')
+	case client.OpRevoke:
+		answer, err = h.revoke(ctx, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
+	case client.OpRevokeAll:
+		answer, err = h.revokeAll(ctx, c.peer, client.RevokeAllRequest{Sub: req.Sub, Claim: req.Claim, Value: req.Value, Before: req.Before})
+	case client.OpUnban:
+		answer, err = h.unban(ctx, c.peer, client.UnbanRequest{Sub: req.Sub, Claim: req.Claim, Value: req.Value})
+	case client.OpStatus:
+		answer = h.status()
+	case "":
+		return s.ndjsonError(b, opNone, badRequest(`missing "op"`))
+	default:
+		return s.ndjsonError(b, opNone, badRequest("unknown op %q", req.Op))
+	}
+	if err != nil {
+		return s.ndjsonError(b, op, err)
+	}
+	j, err := json.Marshal(answer)
+	if err != nil {
+		return s.ndjsonError(b, op, err)
+	}
+	h.m.request(op, nil)
+	return append(append(b, j...), '\n')
+}
+
+// ndjsonError appends err's error line, and counts and logs it as the HTTP
+// path does.
+func (s *Server) ndjsonError(b []byte, op string, err error) []byte {
+	s.h.m.request(op, err)
+	if status, _ := errorOf(err); status >= 500 {
+		s.log.Error("request failed", "op", op, "err", err)
+	}
+	b, _ = appendError(b, err)
+	return append(b, '\n')
+}

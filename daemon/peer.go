@@ -1,0 +1,101 @@
+package daemon
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrForbidden means the caller's peer credentials are not on the write lists.
+var ErrForbidden = errors.New("forbidden")
+
+// Peer is the identity of the process at the other end of a Unix
+// connection, as the kernel recorded it at connect time (SO_PEERCRED).
+type Peer struct {
+	PID, UID, GID int
+	Groups        []int // supplementary groups (SO_PEERGROUPS), when the kernel gives them
+	Known         bool  // false when the connection is not a Unix socket
+}
+
+// readPeer asks the kernel who is at the other end of c.
+func readPeer(c net.Conn) (Peer, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return Peer{}, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return Peer{}, fmt.Errorf("peer credentials: %w", err)
+	}
+	var (
+		p     Peer
+		opErr error
+	)
+	err = raw.Control(func(fd uintptr) {
+		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err != nil {
+			opErr = err
+			return
+		}
+		p = Peer{PID: int(cred.Pid), UID: int(cred.Uid), GID: int(cred.Gid), Known: true}
+		// SO_PEERGROUPS returns the gids as native-endian 32-bit words; older kernels
+		// lack it, and then only the primary gid counts.
+		if s, err := unix.GetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS); err == nil {
+			for i := 0; i+4 <= len(s); i += 4 {
+				p.Groups = append(p.Groups, int(binary.NativeEndian.Uint32([]byte(s[i:i+4]))))
+			}
+		}
+	})
+	if err == nil {
+		err = opErr
+	}
+	if err != nil {
+		return Peer{}, fmt.Errorf("peer credentials: %w", err)
+	}
+	return p, nil
+}
+
+// writeAccess decides who may make writes that reach beyond one token
+// (revoke-all, unban). Empty lists let anyone who can open the socket write.
+type writeAccess struct {
+	uids, gids []int
+}
+
+func (a writeAccess) open() bool { return len(a.uids) == 0 && len(a.gids) == 0 }
+
+// check returns nil when p may write, else an error wrapping ErrForbidden.
+func (a writeAccess) check(p Peer) error {
+	if a.open() {
+		return nil
+	}
+	if !p.Known {
+		return fmt.Errorf("%w: caller's credentials are unknown", ErrForbidden)
+	}
+	if slices.Contains(a.uids, p.UID) || slices.Contains(a.gids, p.GID) {
+		return nil
+	}
+	for _, g := range p.Groups {
+		if slices.Contains(a.gids, g) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: uid %d is not allowed to write", ErrForbidden, p.UID)
+}
+
+type peerKey struct{}
+
+func withPeer(ctx context.Context, p Peer) context.Context {
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// PeerFrom returns the peer credentials a request arrived with.
+func PeerFrom(ctx context.Context) (Peer, bool) {
+	p, ok := ctx.Value(peerKey{}).(Peer)
+	return p, ok
+}

@@ -1,0 +1,184 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// Validator is what the Service needs from the pipeline; *pipeline.Pipeline
+// implements it.
+type Validator interface {
+	Validate(token string) pipeline.Result
+	Leeway() time.Duration
+	CacheHits() uint64
+}
+
+// DefaultCutoffClaims are the claims that carry cutoffs when none are
+// configured. "sub" is the logical subject, whatever the subject claim is
+// called.
+var DefaultCutoffClaims = []string{"sub", "sid"}
+
+// Service is the production Backend: answers come from the pipeline, writes
+// go to the source (which applies them to the replica before returning), and
+// status reads all three.
+type Service struct {
+	p            Validator
+	r            *cache.Replica
+	src          cache.Source
+	clock        cache.Clock
+	staleAfter   time.Duration
+	cutoffClaims []string
+}
+
+// NewService returns a Service. staleAfter is the --stale-after policy (0:
+// off); cutoffClaims are the claims revoke-all and unban accept (nil:
+// DefaultCutoffClaims).
+func NewService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clock, staleAfter time.Duration, cutoffClaims []string) *Service {
+	if len(cutoffClaims) == 0 {
+		cutoffClaims = DefaultCutoffClaims
+	}
+	return &Service{p: p, r: r, src: src, clock: clock, staleAfter: staleAfter, cutoffClaims: slices.Clone(cutoffClaims)}
+}
+
+// Validate runs the pipeline.
+func (s *Service) Validate(token string) pipeline.Result { return s.p.Validate(token) }
+
+// Revoke denies one token. A token is denied only when it validates as
+// active now: an invalid, expired or already revoked one stores nothing, as
+// RFC 7009 has it. A bare jti is denied until exp plus leeway, if that is
+// still ahead.
+func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error) {
+	var (
+		id      string
+		expires time.Time
+	)
+	switch {
+	case req.Token != "":
+		res := s.p.Validate(req.Token)
+		if !res.Active() {
+			return client.RevokeResponse{}, nil
+		}
+		id, expires = res.Token.ID, res.Token.Expires.Add(s.p.Leeway())
+	case req.JTI != "" && req.Exp > 0:
+		id, expires = req.JTI, time.Unix(req.Exp, 0).Add(s.p.Leeway())
+		if !expires.After(s.clock.Now()) {
+			return client.RevokeResponse{}, nil
+		}
+	default:
+		return client.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp"`)
+	}
+	stored, err := s.src.RevokeToken(ctx, id, expires)
+	if err != nil {
+		return client.RevokeResponse{}, fmt.Errorf("revoke token: %w", err)
+	}
+	return client.RevokeResponse{Stored: stored}, nil
+}
+
+// cutoffKey resolves a request's subject or (claim, value) to a configured
+// cutoff claim.
+func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
+	if sub != "" {
+		if claim != "" && claim != "sub" || value != "" && value != sub {
+			return "", "", badRequest(`give "sub", or "claim" and "value", not both`)
+		}
+		claim, value = "sub", sub
+	}
+	if claim == "" || value == "" {
+		return "", "", badRequest(`missing "sub" (or "claim" and "value")`)
+	}
+	if !slices.Contains(s.cutoffClaims, claim) {
+		return "", "", badRequest("claim %q carries no cutoffs; configured: %v", claim, s.cutoffClaims)
+	}
+	return claim, value, nil
+}
+
+// RevokeAll raises the cutoff for a subject or claim value to Before
+// (default now); a Before in the future is a ban. It answers with the cutoff
+// in effect, which may be later than asked.
+func (s *Service) RevokeAll(ctx context.Context, req client.RevokeAllRequest) (client.RevokeAllResponse, error) {
+	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
+	if err != nil {
+		return client.RevokeAllResponse{}, err
+	}
+	before := s.clock.Now()
+	if req.Before != nil {
+		before = *req.Before
+	}
+	eff, err := s.src.RevokeAll(ctx, claim, value, before)
+	if err != nil {
+		return client.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
+	}
+	return client.RevokeAllResponse{Claim: claim, Value: value, Before: eff.UTC()}, nil
+}
+
+// Unban lowers a future cutoff to now and answers with the cutoff in effect
+// (zero when there is none).
+func (s *Service) Unban(ctx context.Context, req client.UnbanRequest) (client.UnbanResponse, error) {
+	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
+	if err != nil {
+		return client.UnbanResponse{}, err
+	}
+	eff, err := s.src.Unban(ctx, claim, value)
+	if err != nil {
+		return client.UnbanResponse{}, fmt.Errorf("unban: %w", err)
+	}
+	if !eff.IsZero() {
+		eff = eff.UTC()
+	}
+	return client.UnbanResponse{Claim: claim, Value: value, Before: eff}, nil
+}
+
+// Status describes the replica and the source. Version is left for the
+// server to fill in.
+func (s *Service) Status() client.StatusResponse {
+	cutoffs, denials := s.r.Sizes()
+	ss := s.src.Status()
+	now := s.clock.Now()
+	st := client.StatusResponse{
+		Ready:          s.r.Ready(),
+		Source:         ss.Kind,
+		SourceState:    ss.State,
+		LastContact:    ss.LastContact,
+		LastVersion:    s.r.Version(),
+		LastChange:     s.r.LastChange(),
+		Reconnects:     ss.Reconnects,
+		Cutoffs:        cutoffs,
+		Denials:        denials,
+		TokenCacheHits: s.p.CacheHits(),
+		Stale:          stale(ss.LastContact, now, s.staleAfter),
+	}
+	if !ss.LastContact.IsZero() {
+		st.StaleSeconds = max(now.Sub(ss.LastContact), 0).Seconds()
+	}
+	return st
+}
+
+// Ready reports whether the replica has loaded its first snapshot.
+func (s *Service) Ready() bool { return s.r.Ready() }
+
+// stale applies the --stale-after policy: a source that never made contact
+// is stale too, so the policy fails closed from the start.
+func stale(lastContact, now time.Time, after time.Duration) bool {
+	if after <= 0 {
+		return false
+	}
+	return lastContact.IsZero() || now.Sub(lastContact) > after
+}
+
+// StaleFunc returns pipeline.Config.Stale for the --stale-after policy, or
+// nil when after is 0 (off). It runs on every validation, so src.Status
+// must be cheap.
+func StaleFunc(src cache.Source, clock cache.Clock, after time.Duration) func() bool {
+	if after <= 0 {
+		return nil
+	}
+	return func() bool { return stale(src.Status().LastContact, clock.Now(), after) }
+}
+
+var _ Backend = (*Service)(nil)

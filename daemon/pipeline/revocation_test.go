@@ -1,0 +1,257 @@
+package pipeline_test
+
+import (
+	"crypto/elliptic"
+	"encoding/base64"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// micro is t0 plus a number of microseconds.
+func micro(us int64) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
+
+// TestCutoffRules covers how a cutoff compares with a token's session start:
+// strictly before, at microsecond precision, on the subject whatever its
+// claim is called, on sid and on other configured claims, and as a ban.
+func TestCutoffRules(t *testing.T) {
+	const bigID = "12345678901234567890" // 20 digits: a float64 would round it
+	tests := []struct {
+		name   string
+		cfg    pipeline.Config
+		claims claims
+		claim  string // cutoff claim
+		value  string
+		before time.Time
+		reason string
+		until  time.Time
+	}{
+		{name: "issued earlier in the same second", claims: claims{"iat": num("1800000000.25")},
+			claim: "sub", value: "alice", before: micro(500_000), reason: client.ReasonSubjectRevoked},
+		{name: "issued one microsecond before", claims: claims{"iat": num("1800000000.499999")},
+			claim: "sub", value: "alice", before: micro(500_000), reason: client.ReasonSubjectRevoked},
+		{name: "issued exactly at the cutoff", claims: claims{"iat": num("1800000000.5")},
+			claim: "sub", value: "alice", before: micro(500_000)},
+		{name: "issued after the cutoff", claims: claims{"iat": num("1800000000.500001")},
+			claim: "sub", value: "alice", before: micro(500_000)},
+		{name: "whole-second iat, cutoff a microsecond later", claims: claims{"iat": t0.Unix()},
+			claim: "sub", value: "alice", before: micro(1), reason: client.ReasonSubjectRevoked},
+		{name: "orig_iat is the session start, not iat", claims: claims{"iat": t0.Unix(), "orig_iat": t0.Unix() - 100},
+			claim: "sub", value: "alice", before: micro(-50_000_000), reason: client.ReasonSubjectRevoked},
+		{name: "refreshed token after the cutoff keeps its old session", claims: claims{"iat": t0.Unix(), "orig_iat": t0.Unix() - 100},
+			claim: "sub", value: "alice", before: micro(-200_000_000)},
+		{name: "other subject untouched", claim: "sub", value: "bob", before: t0},
+		{name: "ban in the future", claim: "sub", value: "alice", before: t0.Add(24 * time.Hour),
+			reason: client.ReasonSubjectRevoked, until: t0.Add(24 * time.Hour)},
+		{name: "cutoff in the past has no until", claim: "sub", value: "alice", before: t0,
+			reason: client.ReasonSubjectRevoked},
+		{name: "sid", claim: "sid", value: "sess-1", before: t0, reason: client.ReasonSessionRevoked},
+		{name: "other sid untouched", claim: "sid", value: "sess-2", before: t0},
+		{name: "other claim", cfg: pipeline.Config{CutoffClaims: []string{"sub", "tenant"}},
+			claims: claims{"tenant": "acme"}, claim: "tenant", value: "acme", before: t0, reason: client.ReasonClaimRevoked},
+		{name: "sid not configured", cfg: pipeline.Config{CutoffClaims: []string{"sub"}},
+			claim: "sid", value: "sess-1", before: t0},
+		{name: "20-digit subject keeps every digit", claims: claims{"sub": num(bigID)},
+			claim: "sub", value: bigID, before: t0, reason: client.ReasonSubjectRevoked},
+		{name: "20-digit subject is not its float64 rounding", claims: claims{"sub": num(bigID)},
+			claim: "sub", value: "12345678901234567000", before: t0},
+		{name: "numeric subject matches its decimal string", claims: claims{"sub": 7},
+			claim: "sub", value: "7", before: t0, reason: client.ReasonSubjectRevoked},
+		{name: "subject claim id is cutoff claim sub", cfg: pipeline.Config{SubjectClaim: "id"},
+			claims: claims{"sub": nil, "id": num("42")}, claim: "sub", value: "42", before: t0, reason: client.ReasonSubjectRevoked},
+		{name: "subject claim id: a literal sub claim is not the subject", cfg: pipeline.Config{SubjectClaim: "id"},
+			claims: claims{"sub": "alice", "id": num("42")}, claim: "sub", value: "alice", before: t0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.cfg)
+			// A second past t0, so that cutoffs within t0's second are past.
+			f.clock.Set(t0.Add(time.Second))
+			tok := hs256(t, with(baseClaims(), tc.claims))
+			if r := f.p.Validate(tok); !r.Active() {
+				t.Fatalf("before the cutoff: reason = %q, want active", r.Reason)
+			}
+			f.p.WaitCache()
+			f.cutoff(tc.claim, tc.value, tc.before)
+			r := f.p.Validate(tok)
+			if r.Reason != tc.reason {
+				t.Fatalf("reason = %q, want %q", r.Reason, tc.reason)
+			}
+			if !r.Until.Equal(tc.until) {
+				t.Errorf("until = %v, want %v", r.Until, tc.until)
+			}
+		})
+	}
+}
+
+// TestLatestCutoffWins checks that when several cutoffs reject a token, the
+// answer names the one that lasts longest, so a ban is never hidden.
+func TestLatestCutoffWins(t *testing.T) {
+	f := newFixture(t, pipeline.Config{})
+	tok := hs256(t, baseClaims())
+	f.cutoff("sub", "alice", t0)
+	ban := t0.Add(time.Hour)
+	f.cutoff("sid", "sess-1", ban)
+	r := f.p.Validate(tok)
+	if r.Reason != client.ReasonSessionRevoked || !r.Until.Equal(ban) {
+		t.Fatalf("got %q until %v, want %q until %v", r.Reason, r.Until, client.ReasonSessionRevoked, ban)
+	}
+	// Once the ban is over, the subject's cutoff still rejects the token.
+	f.clock.Set(ban.Add(time.Second))
+	tok2 := hs256(t, with(baseClaims(), claims{"exp": ban.Add(time.Hour).Unix()}))
+	r = f.p.Validate(tok2)
+	if r.Reason != client.ReasonSessionRevoked || !r.Until.IsZero() {
+		t.Fatalf("after the ban: got %q until %v, want %q without until", r.Reason, r.Until, client.ReasonSessionRevoked)
+	}
+}
+
+// TestDenials covers denial by jti and by SHA-256 id, and that a denial
+// of one token leaves others alone.
+func TestDenials(t *testing.T) {
+	f := newFixture(t, pipeline.Config{})
+	withJTI := hs256(t, baseClaims())
+	noJTI := hs256(t, with(baseClaims(), claims{"jti": nil}))
+	other := hs256(t, with(baseClaims(), claims{"jti": nil, "iat": t0.Unix() - 30}))
+
+	if r := f.p.Validate(noJTI); !r.Active() || r.Token.ID != pipeline.TokenID(noJTI) || r.Token.JTI != "" {
+		t.Fatalf("token without jti: reason %q, id %q, want active with id %q", r.Reason, r.Token.ID, pipeline.TokenID(noJTI))
+	}
+	if !strings.HasPrefix(pipeline.TokenID(noJTI), "sha256:") || strings.ContainsAny(pipeline.TokenID(noJTI), "+/=") {
+		t.Fatalf("TokenID = %q, want sha256: and unpadded base64url", pipeline.TokenID(noJTI))
+	}
+	f.deny("jti-1")
+	f.deny(pipeline.TokenID(noJTI))
+	tests := []struct {
+		name, token, reason string
+	}{
+		{"by jti", withJTI, client.ReasonRevoked},
+		{"by sha256 id", noJTI, client.ReasonRevoked},
+		{"another token", other, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := f.p.Validate(tc.token); r.Reason != tc.reason {
+				t.Fatalf("reason = %q, want %q", r.Reason, tc.reason)
+			}
+		})
+	}
+	t.Run("denial expires", func(t *testing.T) {
+		f.clock.Add(time.Hour)
+		tok := hs256(t, with(baseClaims(), claims{"exp": t0.Add(3 * time.Hour).Unix()}))
+		if r := f.p.Validate(tok); !r.Active() {
+			t.Fatalf("reason = %q after the denial expired, want active", r.Reason)
+		}
+	})
+}
+
+// TestECDSATwinDenied checks that denying a jti-less ES256 token also
+// denies its twin with signature (r, n−s), which verifies just as well.
+func TestECDSATwinDenied(t *testing.T) {
+	f := newFixture(t, pipeline.Config{})
+	tok := mint(t, jwt.SigningMethodES256, keys().ec256, with(baseClaims(), claims{"jti": nil}), nil)
+	dot := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	twin := tok[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+
+	if r := f.p.Validate(twin); !r.Active() {
+		t.Fatalf("twin: reason = %q, want active (it is a valid signature)", r.Reason)
+	}
+	f.deny(pipeline.TokenID(tok))
+	for name, token := range map[string]string{"original": tok, "twin": twin} {
+		if r := f.p.Validate(token); r.Reason != client.ReasonRevoked {
+			t.Errorf("%s: reason = %q, want %q", name, r.Reason, client.ReasonRevoked)
+		}
+	}
+}
+
+// TestCacheHitRechecks checks that an answer from the verified-token cache
+// still follows the clock, the replica and staleness.
+func TestCacheHitRechecks(t *testing.T) {
+	stale := false
+	f := newFixture(t, pipeline.Config{
+		MaxSessionAge: 2 * time.Hour,
+		Leeway:        10 * time.Second,
+		Stale:         func() bool { return stale },
+	})
+	c := with(baseClaims(), claims{"nbf": t0.Unix() + 60})
+	tok := hs256(t, c)
+	noJTI := hs256(t, with(c, claims{"jti": nil}))
+
+	// Not yet valid, but verified: it is cached and becomes valid by itself.
+	if r := f.p.Validate(tok); r.Reason != client.ReasonNotYetValid {
+		t.Fatalf("reason = %q, want %q", r.Reason, client.ReasonNotYetValid)
+	}
+	f.clock.Add(60 * time.Second)
+	waitForHit(t, f, tok)
+
+	steps := []struct {
+		name   string
+		token  string
+		do     func()
+		reason string
+	}{
+		{"active from the cache", tok, func() {}, ""},
+		{"stale", tok, func() { stale = true }, client.ReasonUnavailable},
+		{"fresh again", tok, func() { stale = false }, ""},
+		{"denied by jti", tok, func() { f.deny("jti-1") }, client.ReasonRevoked},
+		{"jti-less token active", noJTI, func() {}, ""},
+		{"denied by sha256 id", noJTI, func() { f.deny(pipeline.TokenID(noJTI)) }, client.ReasonRevoked},
+		{"subject revoked", noJTI, func() { f.cutoff("sub", "alice", t0) }, client.ReasonSubjectRevoked},
+		{"expired within leeway", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 5*time.Second)) }, client.ReasonSubjectRevoked},
+		{"expired", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 10*time.Second)) }, client.ReasonExpired},
+	}
+	for _, s := range steps {
+		waitForHit(t, f, s.token)
+		s.do()
+		hits := f.p.CacheHits()
+		r := f.p.Validate(s.token)
+		if r.Reason != s.reason {
+			t.Fatalf("%s: reason = %q, want %q", s.name, r.Reason, s.reason)
+		}
+		if f.p.CacheHits() != hits+1 {
+			t.Fatalf("%s: answer did not come from the cache", s.name)
+		}
+	}
+
+	t.Run("session age", func(t *testing.T) {
+		f := newFixture(t, pipeline.Config{MaxSessionAge: time.Hour})
+		tok := hs256(t, with(baseClaims(), claims{"exp": t0.Add(3 * time.Hour).Unix()}))
+		waitForHit(t, f, tok)
+		f.clock.Add(time.Hour - time.Minute)
+		if r := f.p.Validate(tok); !r.Active() {
+			t.Fatalf("at max age: reason = %q, want active", r.Reason)
+		}
+		f.clock.Add(time.Second)
+		hits := f.p.CacheHits()
+		if r := f.p.Validate(tok); r.Reason != client.ReasonSessionExpired || f.p.CacheHits() != hits+1 {
+			t.Fatalf("past max age: reason = %q (hit %v), want %q from the cache", r.Reason, f.p.CacheHits() > hits, client.ReasonSessionExpired)
+		}
+	})
+}
+
+// waitForHit validates tok until the answer comes from the cache: ristretto
+// may drop a Set, so one Validate and Wait are not always enough.
+func waitForHit(t *testing.T, f *fixture, tok string) {
+	t.Helper()
+	for range 100 {
+		hits := f.p.CacheHits()
+		f.p.Validate(tok)
+		if f.p.CacheHits() > hits {
+			return
+		}
+		f.p.WaitCache()
+	}
+	t.Fatalf("token never served from the cache")
+}

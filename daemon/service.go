@@ -19,11 +19,6 @@ type Validator interface {
 	CacheHits() uint64
 }
 
-// DefaultCutoffClaims are the claims that carry cutoffs when none are
-// configured. "sub" is the logical subject, whatever the subject claim is
-// called.
-var DefaultCutoffClaims = []string{"sub", "sid"}
-
 // Service is the production Backend: answers come from the pipeline, writes
 // go to the source (which applies them to the replica before returning), and
 // status reads all three.
@@ -37,11 +32,12 @@ type Service struct {
 }
 
 // NewService returns a Service. staleAfter is the --stale-after policy (0:
-// off); cutoffClaims are the claims revoke-all and unban accept (nil:
-// DefaultCutoffClaims).
+// off); cutoffClaims are the claims revoke-all and unban accept, the same
+// list as pipeline.Config.CutoffClaims ("sub" is the logical subject; nil:
+// pipeline.DefaultCutoffClaims).
 func NewService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clock, staleAfter time.Duration, cutoffClaims []string) *Service {
 	if len(cutoffClaims) == 0 {
-		cutoffClaims = DefaultCutoffClaims
+		cutoffClaims = pipeline.DefaultCutoffClaims
 	}
 	return &Service{p: p, r: r, src: src, clock: clock, staleAfter: staleAfter, cutoffClaims: slices.Clone(cutoffClaims)}
 }

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/client"
+)
+
+// Two daemons on one database: a revocation made through one reaches the
+// other, and one made by SQL reaches both.
+func TestE2EPostgresTwoDaemons(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	dir := shortDir(t)
+	a := startDaemon(t, filepath.Join(dir, "a.sock"), filepath.Join(dir, "a"), "--database-url", url, "--migrate")
+	b := startDaemon(t, filepath.Join(dir, "b.sock"), filepath.Join(dir, "b"), "--database-url", url)
+
+	token := mint(t, jwt.MapClaims{"sub": "701", "jti": "pg-1"})
+	wantReasons(t, b.socket, map[string]string{token: ""})
+	ca := &client.Client{Socket: a.socket}
+	defer ca.Close()
+	if resp, err := ca.Revoke(context.Background(), client.RevokeRequest{Token: token}); err != nil || !resp.Stored {
+		t.Fatalf("revoke through a = %+v, %v; want stored", resp, err)
+	}
+	cb := &client.Client{Socket: b.socket}
+	defer cb.Close()
+	waitFor(t, "b to see the revocation made through a", 10*time.Second, func() bool {
+		resp, err := cb.Validate(context.Background(), token)
+		return err == nil && resp.Reason == client.ReasonRevoked
+	})
+}

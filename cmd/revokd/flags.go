@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+// envPrefix makes every flag readable from REVOKD_<FLAG_NAME>.
+const envPrefix = "REVOKD"
+
+// cmdFlags is a subcommand's flag set and its help text.
+type cmdFlags struct {
+	*flag.FlagSet
+	name     string // "revokd serve"
+	synopsis string // "[flags] TOKEN"
+	about    string // a paragraph or more, printed above the flags
+}
+
+func newFlags(name, synopsis, about string) *cmdFlags {
+	fs := flag.NewFlagSet("revokd "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parse reports errors itself
+	return &cmdFlags{FlagSet: fs, name: "revokd " + name, synopsis: synopsis, about: about}
+}
+
+// parse parses args, then REVOKD_ environment variables for flags not given.
+// It returns done=true with the exit code when the command must stop: after
+// printing help (0) or a usage error (2).
+func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (code int, done bool) {
+	err := ff.Parse(f.FlagSet, args, ff.WithEnvVarPrefix(envPrefix))
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		f.printHelp(stdout)
+		return exitOK, true
+	default:
+		// ff prefixes "error parsing commandline arguments:"; the flag
+		// package's own message is clearer alone.
+		msg := err.Error()
+		if u := errors.Unwrap(err); u != nil && strings.HasPrefix(msg, "error parsing commandline arguments: ") {
+			msg = u.Error()
+		}
+		return f.usageError(stderr, "%s", msg), true
+	}
+}
+
+// usageError prints a usage error and returns exitUsage.
+func (f *cmdFlags) usageError(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", f.name, fmt.Sprintf(format, a...), f.name)
+	return exitUsage
+}
+
+func (f *cmdFlags) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", f.name, f.synopsis, strings.TrimSpace(f.about))
+	n := 0
+	f.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags (each also read from the environment variable in brackets):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	f.VisitAll(func(fl *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(fl)
+		name := "--" + fl.Name
+		if kind != "" && !isBool(fl) {
+			name += " " + kind
+		}
+		def := ""
+		if fl.DefValue != "" && fl.DefValue != "false" && fl.DefValue != "0" && fl.DefValue != "0s" && fl.DefValue != "[]" {
+			def = fmt.Sprintf(" (default %s)", fl.DefValue)
+		}
+		env := envPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(fl.Name))
+		fmt.Fprintf(tw, "  %s\t%s%s [%s]\n", name, usage, def, env)
+	})
+	tw.Flush()
+}
+
+func isBool(fl *flag.Flag) bool {
+	b, ok := fl.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// listFlag is a list of strings, given comma-separated, repeated, or both.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+// replaceableList is a listFlag whose default is dropped by the first Set,
+// so "--cutoff-claims sub" means just sub, not the default plus sub.
+type replaceableList struct {
+	list listFlag
+	set  bool
+}
+
+func (r *replaceableList) String() string { return r.list.String() }
+
+func (r *replaceableList) Set(s string) error {
+	if !r.set {
+		r.list, r.set = nil, true
+	}
+	return r.list.Set(s)
+}
+
+// idsFlag is a comma-separated list of numeric user or group ids.
+type idsFlag []int
+
+func (l *idsFlag) String() string {
+	s := make([]string, len(*l))
+	for i, id := range *l {
+		s[i] = strconv.Itoa(id)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *idsFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		id, err := strconv.ParseUint(v, 10, 31)
+		if err != nil {
+			return fmt.Errorf("%q is not a numeric id", v)
+		}
+		*l = append(*l, int(id))
+	}
+	return nil
+}
+
+// modeFlag is a file mode written in octal, such as 0660.
+type modeFlag os.FileMode
+
+func (m *modeFlag) String() string { return fmt.Sprintf("%#o", uint32(*m)) }
+
+func (m *modeFlag) Set(s string) error {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("%q is not an octal permission such as 0660", s)
+	}
+	*m = modeFlag(v)
+	return nil
+}
+
+// oneOfFlag is a string restricted to a few values.
+type oneOfFlag struct {
+	value   string
+	allowed []string
+}
+
+func (o *oneOfFlag) String() string { return o.value }
+
+func (o *oneOfFlag) Set(s string) error {
+	for _, a := range o.allowed {
+		if strings.EqualFold(s, a) {
+			o.value = a
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", s, strings.Join(o.allowed, ", "))
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// loadKeys reads the key files named by the options into cfg.
+func loadKeys(o *serveOptions, cfg *pipeline.Config, log *slog.Logger) error {
+	if o.hmacSecretFile != "" {
+		b, err := os.ReadFile(o.hmacSecretFile)
+		if err != nil {
+			return fmt.Errorf("--hmac-secret-file: %w", err)
+		}
+		if len(b) == 0 {
+			return fmt.Errorf("--hmac-secret-file: %s is empty", o.hmacSecretFile)
+		}
+		if bytes.HasSuffix(b, []byte("\n")) {
+			// The file's bytes are the secret, newline included; an editor
+			// may have added it. Say so, since it is the likeliest cause of
+			// every token failing bad_signature.
+			log.Warn("the HMAC secret file ends with a newline, which is part of the secret", "file", o.hmacSecretFile)
+		}
+		cfg.HMACSecret = b
+	}
+	for _, path := range o.publicKeys {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--public-key: %w", err)
+		}
+		cfg.PublicKeyPEMs = append(cfg.PublicKeyPEMs, b)
+	}
+	if o.jwksFile != "" {
+		b, err := os.ReadFile(o.jwksFile)
+		if err != nil {
+			return fmt.Errorf("--jwks-file: %w", err)
+		}
+		cfg.JWKS = b
+	}
+	return nil
+}
+
+// pipelineConfig is the validation policy the options describe, without
+// keys, clock and replica.
+func pipelineConfig(o *serveOptions) pipeline.Config {
+	cacheBytes := int64(o.tokenCacheMB) << 20
+	if o.tokenCacheMB == 0 {
+		cacheBytes = -1 // off; the pipeline reads 0 as its default size
+	}
+	return pipeline.Config{
+		Algorithms:        o.algorithms,
+		Issuer:            o.issuer,
+		Audience:          o.audience,
+		SubjectClaim:      o.subjectClaim,
+		SessionStartClaim: o.sessionStartClaim,
+		CutoffClaims:      o.cutoffClaims.list,
+		MaxSessionAge:     o.maxSessionAge,
+		Leeway:            o.leeway,
+		MaxTokenBytes:     o.maxTokenBytes,
+		RequireJTI:        o.requireJTI,
+		TokenCacheBytes:   cacheBytes,
+	}
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/revokd/revokd/client"
+)
+
+const revokeAbout = `
+Denies one token until it expires (logout on one device, a leaked token),
+the same as POST /v1/revoke. Give the token itself ("-" reads it from
+standard input), or its id with --jti and its expiry with --exp.
+
+Prints {"stored":true} when a new denial was written. Like RFC 7009, an
+invalid, expired or already revoked token is not an error: nothing is
+stored and the answer is {"stored":false}.
+`
+
+func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("revoke", "[flags] TOKEN|-  or  revokd revoke --jti ID --exp TIME", revokeAbout)
+	var cf clientFlags
+	cf.register(f)
+	jti := f.String("jti", "", "deny the token with this `id` (its jti claim) instead of giving the token")
+	exp := f.String("exp", "", "with --jti: the token's expiry, as Unix `seconds` or RFC 3339")
+	if code, done := f.parse(args, stdout, stderr); done {
+		return code
+	}
+	var req client.RevokeRequest
+	switch {
+	case *jti != "" && f.NArg() > 0:
+		return f.usageError(stderr, "give either a token or --jti, not both")
+	case *jti != "":
+		if *exp == "" {
+			return f.usageError(stderr, "--jti needs --exp (the token's expiry)")
+		}
+		secs, err := parseUnixOrRFC3339(*exp)
+		if err != nil {
+			return f.usageError(stderr, "--exp: %v", err)
+		}
+		req = client.RevokeRequest{JTI: *jti, Exp: secs}
+	case *exp != "":
+		return f.usageError(stderr, "--exp goes with --jti")
+	case f.NArg() != 1:
+		return f.usageError(stderr, "give one token, or --jti and --exp")
+	default:
+		token, err := readToken(f.Arg(0))
+		if err != nil {
+			return f.usageError(stderr, "%v", err)
+		}
+		if token == "" {
+			return f.usageError(stderr, "empty token")
+		}
+		req.Token = token
+	}
+	c, callCtx, done := cf.open(ctx)
+	defer done()
+	resp, err := c.Revoke(callCtx, req)
+	if err != nil {
+		return callFailed(stderr, "revoke", err)
+	}
+	printJSON(stdout, resp)
+	return exitOK
+}
+
+// parseUnixOrRFC3339 reads a time as Unix seconds or RFC 3339 and returns
+// Unix seconds.
+func parseUnixOrRFC3339(s string) (int64, error) {
+	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return secs, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither Unix seconds nor an RFC 3339 time", s)
+	}
+	return t.Unix(), nil
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestRevokeCommand(t *testing.T) {
+	d := startInProcess(t)
+	exp := time.Now().Add(time.Hour).Unix()
+	byToken := mint(t, jwt.MapClaims{"sub": "1", "jti": "r-token"})
+	byID := mint(t, jwt.MapClaims{"sub": "1", "jti": "r-id", "exp": exp})
+	sock := []string{"--socket", d.socket}
+	steps := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "token", args: []string{byToken}, wantCode: exitOK, wantStdout: `{"stored":true}`},
+		{name: "same token again stores nothing", args: []string{byToken}, wantCode: exitOK, wantStdout: `{"stored":false}`},
+		{name: "garbage is not an error", args: []string{"x.y.z"}, wantCode: exitOK, wantStdout: `{"stored":false}`},
+		{name: "jti and exp", args: []string{"--jti", "r-id", "--exp", strconv.FormatInt(exp, 10)}, wantCode: exitOK, wantStdout: `{"stored":true}`},
+		{name: "jti without exp", args: []string{"--jti", "x"}, wantCode: exitUsage, wantStderr: "--jti needs --exp"},
+		{name: "exp without jti", args: []string{"--exp", "1"}, wantCode: exitUsage, wantStderr: "--exp goes with --jti"},
+		{name: "bad exp", args: []string{"--jti", "x", "--exp", "tomorrow"}, wantCode: exitUsage, wantStderr: "neither Unix seconds nor an RFC 3339 time"},
+		{name: "token and jti", args: []string{"--jti", "x", "--exp", "1", byToken}, wantCode: exitUsage, wantStderr: "not both"},
+		{name: "nothing", args: nil, wantCode: exitUsage, wantStderr: "give one token"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append(append([]string{"revoke"}, sock...), s.args...)...)
+			if code != s.wantCode {
+				t.Fatalf("exit code = %d, want %d; stdout %q stderr %q", code, s.wantCode, stdout, stderr)
+			}
+			if strings.TrimSpace(stdout) != s.wantStdout {
+				t.Errorf("stdout = %q, want %q", stdout, s.wantStdout)
+			}
+			if !strings.Contains(stderr, s.wantStderr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, s.wantStderr)
+			}
+		})
+	}
+	for _, token := range []string{byToken, byID} {
+		code, stdout, _ := runCLI(t, "validate", "--socket", d.socket, token)
+		if code != exitFail || !strings.Contains(stdout, `"reason":"revoked"`) {
+			t.Errorf("validate after revoke: exit %d, %s; want 1 and revoked", code, stdout)
+		}
+	}
+}
+
+func TestParseUnixOrRFC3339(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{in: "1800000000", want: 1800000000},
+		{in: "2027-01-15T08:00:00Z", want: 1800000000},
+		{in: "2027-01-15T09:00:00+01:00", want: 1800000000},
+		{in: "soon", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseUnixOrRFC3339(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseUnixOrRFC3339(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

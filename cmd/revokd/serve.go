@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/cache/bolt"
+	"github.com/revokd/revokd/cache/postgres"
+	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/daemon"
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// storeFile is the embedded store's file name inside --data-dir.
+const storeFile = "revokd.db"
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o serveOptions
+	f, code, done := parseServe(&o, args, stdout, stderr)
+	if done {
+		return code
+	}
+	log := newLogger(stderr, o.logLevel.value, o.logFormat.value)
+
+	var dev *devMode
+	if o.dev {
+		var err error
+		if dev, err = setUpDev(&o, log); err != nil {
+			fmt.Fprintf(stderr, "revokd serve --dev: %v\n", err)
+			return exitFail
+		}
+	}
+	if o.socket == "" {
+		o.socket = client.DefaultSocket()
+	}
+	pcfg := pipelineConfig(&o)
+	if err := loadKeys(&o, &pcfg, log); err != nil {
+		return f.usageError(stderr, "%v", err)
+	}
+	d := &daemonRun{opts: &o, log: log, stdout: stdout, dev: dev}
+	if err := d.run(ctx, pcfg); err != nil {
+		var ce configError
+		if errors.As(err, &ce) {
+			return f.usageError(stderr, "%v", ce.err)
+		}
+		log.Error("revokd stopped", "err", err)
+		fmt.Fprintf(stderr, "revokd serve: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseServe parses serve's command line and environment into o and checks
+// it. done is true when serve must exit with code (help, or a usage error).
+func parseServe(o *serveOptions, args []string, stdout, stderr io.Writer) (f *cmdFlags, code int, done bool) {
+	f = newServeFlags(o)
+	if code, done := f.parse(args, stdout, stderr); done {
+		return f, code, true
+	}
+	if f.NArg() > 0 {
+		return f, f.usageError(stderr, "unexpected argument %q (serve takes only flags)", f.Arg(0)), true
+	}
+	if err := o.check(); err != nil {
+		return f, f.usageError(stderr, "%v", err), true
+	}
+	return f, 0, false
+}
+
+// configError is a failure caused by the configuration given (a key that
+// does not parse, say): serve exits 2 for it, as for a bad flag.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level)) // the flag allows only valid levels
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// daemonRun is one run of the daemon, from configuration to exit.
+type daemonRun struct {
+	opts   *serveOptions
+	log    *slog.Logger
+	stdout io.Writer
+	dev    *devMode
+}
+
+func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
+	o := d.opts
+	clock := cache.SystemClock{}
+	replica := cache.NewReplica(clock, o.maxSessionAge)
+
+	// The pipeline asks on every answer whether the source has been silent
+	// too long. It is built before the source is opened, so that a bad key
+	// fails before the socket or the store is touched; the check is bound
+	// to the source once there is one, before the first request.
+	var stale func() bool
+	pcfg.Clock, pcfg.Replica = clock, replica
+	if o.staleAfter > 0 {
+		pcfg.Stale = func() bool { return stale() }
+	}
+	p, err := pipeline.New(pcfg)
+	if err != nil {
+		return configError{fmt.Errorf("validation settings: %w", err)}
+	}
+	defer p.Close()
+
+	// The socket comes first: a second daemon pointed at a live socket must
+	// fail on that, with that message, before touching the store the first
+	// one holds.
+	ln, err := d.listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	src, err := d.openSource(ctx, replica, clock)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := src.Close(); err != nil {
+			d.log.Error("close source", "err", err)
+		}
+	}()
+
+	stale = daemon.StaleFunc(src, clock, o.staleAfter)
+	svc := daemon.NewService(p, replica, src, clock, o.staleAfter, o.cutoffClaims.list)
+	srv := daemon.NewServer(daemon.Config{
+		Backend:   svc,
+		Logger:    d.log,
+		Version:   revokdVersion(),
+		WriteUIDs: o.writeUIDs,
+		WriteGIDs: o.writeGIDs,
+	})
+
+	g := newGroup(ctx)
+	g.Go("source", src.Run)
+	g.Go("server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	g.Go("readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) })
+	err = g.Wait()
+	if err == nil {
+		d.log.Info("stopped", "socket", o.socket)
+	}
+	return err
+}
+
+// listen opens the socket, turning "another daemon is serving there" into a
+// message that says what to do.
+func (d *daemonRun) listen() (net.Listener, error) {
+	path := d.opts.socket
+	ln, err := daemon.Listen(path, os.FileMode(d.opts.socketMode))
+	if errors.Is(err, daemon.ErrInUse) {
+		return nil, fmt.Errorf("another revokd is already serving on %s; stop it first, or give this one another --socket", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	d.log.Info("listening", "socket", path, "mode", fmt.Sprintf("%#o", uint32(d.opts.socketMode)))
+	return ln, nil
+}
+
+func (d *daemonRun) openSource(ctx context.Context, replica *cache.Replica, clock cache.Clock) (cache.Source, error) {
+	o := d.opts
+	if o.databaseURL != "" {
+		if o.migrate {
+			if err := postgres.Migrate(ctx, o.databaseURL); err != nil {
+				return nil, fmt.Errorf("migrate: %w", err)
+			}
+			d.log.Info("schema up to date")
+		}
+		src, err := postgres.Open(ctx, postgres.Config{
+			URL:           o.databaseURL,
+			Replica:       replica,
+			Clock:         clock,
+			Logger:        d.log,
+			Heartbeat:     o.heartbeat,
+			PruneInterval: o.pruneInterval,
+			Leeway:        o.leeway,
+			MaxSessionAge: o.maxSessionAge,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL source: %w", err)
+		}
+		return src, nil
+	}
+	dir := o.dataDir
+	if dir == "" {
+		var err error
+		if dir, err = defaultDataDir("revokd"); err != nil {
+			return nil, err
+		}
+	}
+	if err := ensureDir(dir); err != nil {
+		return nil, err
+	}
+	src, err := bolt.OpenConfig(bolt.Config{
+		Path:          filepath.Join(dir, storeFile),
+		Replica:       replica,
+		Clock:         clock,
+		Logger:        d.log,
+		MaxSessionAge: o.maxSessionAge,
+		PruneInterval: o.pruneInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+// announceReady waits for the first snapshot, then says the daemon is ready
+// (and, in dev mode, how to try it). It then waits for the end, as the
+// group's tasks do.
+func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) error {
+	// The Source interface has no "ready" signal: a short poll costs nothing
+	// next to loading a snapshot.
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !replica.Ready() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+	t.Stop()
+	cutoffs, denials := replica.Sizes()
+	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "version", revokdVersion())
+	if d.dev != nil {
+		d.dev.printWelcome(d.stdout, d.opts.socket)
+	}
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// serveOptions are serve's flags.
+type serveOptions struct {
+	socket     string
+	socketMode modeFlag
+	dataDir    string
+
+	hmacSecretFile string
+	publicKeys     listFlag
+	jwksFile       string
+	algorithms     listFlag
+
+	issuer, audience  string
+	subjectClaim      string
+	sessionStartClaim string
+	cutoffClaims      replaceableList
+
+	maxSessionAge time.Duration
+	leeway        time.Duration
+	maxTokenBytes int
+	requireJTI    bool
+	tokenCacheMB  int
+
+	logLevel  oneOfFlag
+	logFormat oneOfFlag
+
+	databaseURL   string
+	migrate       bool
+	heartbeat     time.Duration
+	pruneInterval time.Duration
+	staleAfter    time.Duration
+
+	writeUIDs idsFlag
+	writeGIDs idsFlag
+
+	dev bool
+}
+
+const serveAbout = `
+Runs the daemon: answers validation, revocation and status requests on a
+Unix socket, in two framings on the same socket (HTTP/1.1, and NDJSON for
+connections whose first byte is '{').
+
+Revocations are kept in PostgreSQL with --database-url, shared by every
+revokd that uses it; otherwise in an embedded store (bbolt) under
+--data-dir, for one host.
+
+At least one verification key is needed (--hmac-secret-file, --public-key,
+--jwks-file), unless --dev is given: --dev needs no configuration at all.
+It makes an HS256 key in a development directory and prints a sample token
+and the curl commands to try it.
+
+Default --data-dir: $STATE_DIRECTORY (systemd's StateDirectory=), else
+/var/lib/revokd for root, else $XDG_STATE_HOME/revokd, else
+~/.local/state/revokd. With --dev: $XDG_STATE_HOME/revokd-dev, else
+~/.local/state/revokd-dev.
+`
+
+func newServeFlags(o *serveOptions) *cmdFlags {
+	f := newFlags("serve", "[flags]", serveAbout)
+	o.socketMode = 0o660
+	o.cutoffClaims.list = listFlag(pipeline.DefaultCutoffClaims)
+	o.logLevel = oneOfFlag{value: "info", allowed: []string{"debug", "info", "warn", "error"}}
+	o.logFormat = oneOfFlag{value: "text", allowed: []string{"text", "json"}}
+
+	f.StringVar(&o.socket, "socket", "", "Unix socket `path` (default $XDG_RUNTIME_DIR/revokd/revokd.sock, else /run/revokd/revokd.sock)")
+	f.Var(&o.socketMode, "socket-mode", "socket permissions, in `octal`; whoever can open the socket can validate")
+	f.StringVar(&o.dataDir, "data-dir", "", "`directory` of the embedded store, revokd.db (see above for the default)")
+
+	f.StringVar(&o.hmacSecretFile, "hmac-secret-file", "", "`file` whose bytes are the HMAC secret (HS256/384/512)")
+	f.Var(&o.publicKeys, "public-key", "PEM public key or certificate `file` (RSA, EC P-256/384/521, Ed25519); repeatable or comma-separated")
+	f.StringVar(&o.jwksFile, "jwks-file", "", "JSON Web Key Set `file`; keys are chosen by kid")
+	f.Var(&o.algorithms, "algorithms", "comma-separated `list` of allowed algorithms, such as RS256,ES256 (default: all the keys support; never none)")
+
+	f.StringVar(&o.issuer, "issuer", "", "required iss `value` (default: not checked)")
+	f.StringVar(&o.audience, "audience", "", "required aud `value` (default: not checked)")
+	f.StringVar(&o.subjectClaim, "subject-claim", pipeline.DefaultSubjectClaim, "the `claim` holding the subject (the original Django app used id)")
+	f.StringVar(&o.sessionStartClaim, "session-start-claim", pipeline.DefaultSessionStartClaim, "the `claim` holding the session start; tokens without it fall back to iat")
+	f.Var(&o.cutoffClaims, "cutoff-claims", "comma-separated `claims` that revoke-all can target; sub means the subject claim")
+
+	f.DurationVar(&o.maxSessionAge, "max-session-age", 0, "reject tokens whose session started longer ago than this `duration`, such as 168h (default 0: off)")
+	f.DurationVar(&o.leeway, "leeway", 30*time.Second, "clock skew `duration` allowed for exp and nbf")
+	f.IntVar(&o.maxTokenBytes, "max-token-bytes", pipeline.DefaultMaxTokenBytes, "reject longer tokens as malformed (`bytes`)")
+	f.BoolVar(&o.requireJTI, "require-jti", false, "reject tokens without a jti; otherwise such a token's id is sha256:+base64url(SHA-256(token))")
+	f.IntVar(&o.tokenCacheMB, "token-cache-mb", 64, "memory for the verified-token cache, in `MiB`")
+
+	f.Var(&o.logLevel, "log-level", "log `level`: debug, info, warn or error")
+	f.Var(&o.logFormat, "log-format", "log `format`: text or json")
+
+	f.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL connection `url`: keep revocations there, shared by every revokd, instead of in --data-dir")
+	f.BoolVar(&o.migrate, "migrate", false, "with --database-url: create or update the schema at start (as 'revokd migrate')")
+	f.DurationVar(&o.heartbeat, "heartbeat", 5*time.Second, "with --database-url: find a silently dead connection within this `duration`")
+	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Minute, "delete expired revocations from the store this often (`duration`)")
+	f.DurationVar(&o.staleAfter, "stale-after", 0, "answer unavailable (fail closed) once the source has been silent this long (`duration`; default 0: keep answering from memory)")
+
+	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all and unban over the socket (default: anyone who can open it)")
+	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all and unban over the socket")
+
+	f.BoolVar(&o.dev, "dev", false, "development mode: no configuration needed, prints a sample token and curl commands")
+	return f
+}
+
+// check returns what is wrong with the options taken together.
+func (o *serveOptions) check() error {
+	switch {
+	case o.hmacSecretFile == "" && len(o.publicKeys) == 0 && o.jwksFile == "" && !o.dev:
+		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key or --jwks-file (or --dev to try revokd out)")
+	case o.maxSessionAge < 0:
+		return fmt.Errorf("--max-session-age %s is negative", o.maxSessionAge)
+	case o.leeway < 0:
+		return fmt.Errorf("--leeway %s is negative", o.leeway)
+	case o.maxTokenBytes <= 0:
+		return fmt.Errorf("--max-token-bytes must be positive, got %d", o.maxTokenBytes)
+	case o.tokenCacheMB < 0:
+		return fmt.Errorf("--token-cache-mb must not be negative, got %d", o.tokenCacheMB)
+	case o.heartbeat <= 0:
+		return fmt.Errorf("--heartbeat must be positive, got %s", o.heartbeat)
+	case o.pruneInterval <= 0:
+		return fmt.Errorf("--prune-interval must be positive, got %s", o.pruneInterval)
+	case o.staleAfter < 0:
+		return fmt.Errorf("--stale-after %s is negative", o.staleAfter)
+	case o.migrate && o.databaseURL == "":
+		return fmt.Errorf("--migrate needs --database-url")
+	case o.subjectClaim == "" || o.sessionStartClaim == "":
+		return fmt.Errorf("--subject-claim and --session-start-claim must not be empty")
+	case len(o.cutoffClaims.list) == 0:
+		return fmt.Errorf("--cutoff-claims must name at least one claim")
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestServeFlagDefaults(t *testing.T) {
+	var o serveOptions
+	var stdout, stderr bytes.Buffer
+	if _, code, done := parseServe(&o, []string{"--hmac-secret-file", "k"}, &stdout, &stderr); done {
+		t.Fatalf("parse exited %d: %s", code, stderr.String())
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"socket-mode", uint32(o.socketMode), uint32(0o660)},
+		{"leeway", o.leeway, 30 * time.Second},
+		{"max-token-bytes", o.maxTokenBytes, 8192},
+		{"token-cache-mb", o.tokenCacheMB, 64},
+		{"subject-claim", o.subjectClaim, "sub"},
+		{"session-start-claim", o.sessionStartClaim, "orig_iat"},
+		{"cutoff-claims", o.cutoffClaims.list.String(), "sub,sid"},
+		{"heartbeat", o.heartbeat, 5 * time.Second},
+		{"prune-interval", o.pruneInterval, 10 * time.Minute},
+		{"stale-after", o.staleAfter, time.Duration(0)},
+		{"max-session-age", o.maxSessionAge, time.Duration(0)},
+		{"log-level", o.logLevel.value, "info"},
+		{"log-format", o.logFormat.value, "text"},
+		{"require-jti", o.requireJTI, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestServeFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("REVOKD_LEEWAY", "5s")
+	t.Setenv("REVOKD_CUTOFF_CLAIMS", "sub,tenant")
+	t.Setenv("REVOKD_SOCKET_MODE", "0600")
+	t.Setenv("REVOKD_REQUIRE_JTI", "true")
+	t.Setenv("REVOKD_SUBJECT_CLAIM", "id")
+	t.Setenv("REVOKD_WRITE_UIDS", "0,1000")
+	t.Setenv("REVOKD_MAX_SESSION_AGE", "168h")
+	t.Setenv("REVOKD_HMAC_SECRET_FILE", "from-env")
+	var o serveOptions
+	var stdout, stderr bytes.Buffer
+	// A flag on the command line wins over its environment variable.
+	if _, code, done := parseServe(&o, []string{"--subject-claim", "uid"}, &stdout, &stderr); done {
+		t.Fatalf("parse exited %d: %s", code, stderr.String())
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"leeway", o.leeway, 5 * time.Second},
+		{"cutoff-claims", o.cutoffClaims.list.String(), "sub,tenant"},
+		{"socket-mode", uint32(o.socketMode), uint32(0o600)},
+		{"require-jti", o.requireJTI, true},
+		{"subject-claim", o.subjectClaim, "uid"},
+		{"write-uids", o.writeUIDs.String(), "0,1000"},
+		{"max-session-age", o.maxSessionAge, 168 * time.Hour},
+		{"hmac-secret-file", o.hmacSecretFile, "from-env"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestServeRepeatableFlags(t *testing.T) {
+	var o serveOptions
+	var stdout, stderr bytes.Buffer
+	args := []string{"--public-key", "a.pem", "--public-key", "b.pem,c.pem", "--algorithms", "RS256, ES256", "--cutoff-claims", "sid"}
+	if _, code, done := parseServe(&o, args, &stdout, &stderr); done {
+		t.Fatalf("parse exited %d: %s", code, stderr.String())
+	}
+	if want := []string{"a.pem", "b.pem", "c.pem"}; !slices.Equal(o.publicKeys, want) {
+		t.Errorf("public keys = %q, want %q", o.publicKeys, want)
+	}
+	if want := []string{"RS256", "ES256"}; !slices.Equal(o.algorithms, want) {
+		t.Errorf("algorithms = %q, want %q", o.algorithms, want)
+	}
+	if want := []string{"sid"}; !slices.Equal(o.cutoffClaims.list, want) {
+		t.Errorf("cutoff claims = %q, want %q (the flag replaces the default)", o.cutoffClaims.list, want)
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeSecret(t, dir)
+	badPEM := filepath.Join(dir, "bad.pem")
+	os.WriteFile(badPEM, []byte("not a key"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no key", nil, "no verification key"},
+		{"argument", []string{"--hmac-secret-file", secret, "extra"}, `unexpected argument "extra"`},
+		{"bad socket mode", []string{"--hmac-secret-file", secret, "--socket-mode", "rw"}, "not an octal permission"},
+		{"socket mode too wide", []string{"--hmac-secret-file", secret, "--socket-mode", "7777"}, "not an octal permission"},
+		{"bad duration", []string{"--hmac-secret-file", secret, "--leeway", "soon"}, "invalid value"},
+		{"negative leeway", []string{"--hmac-secret-file", secret, "--leeway", "-1s"}, "--leeway -1s is negative"},
+		{"bad log level", []string{"--hmac-secret-file", secret, "--log-level", "loud"}, `"loud" is not one of debug, info, warn, error`},
+		{"bad log format", []string{"--hmac-secret-file", secret, "--log-format", "xml"}, "not one of text, json"},
+		{"bad uid", []string{"--hmac-secret-file", secret, "--write-uids", "root"}, `"root" is not a numeric id`},
+		{"migrate without database", []string{"--hmac-secret-file", secret, "--migrate"}, "--migrate needs --database-url"},
+		{"missing key file", []string{"--hmac-secret-file", filepath.Join(dir, "absent")}, "--hmac-secret-file: open"},
+		{"empty key file", []string{"--hmac-secret-file", empty}, "is empty"},
+		{"unparsable public key", []string{"--public-key", badPEM, "--socket", filepath.Join(shortDir(t), "s")}, "validation settings"},
+		{"alg the keys cannot do", []string{"--hmac-secret-file", secret, "--algorithms", "RS256", "--socket", filepath.Join(shortDir(t), "s")}, "RS256"},
+		{"alg none", []string{"--hmac-secret-file", secret, "--algorithms", "none", "--socket", filepath.Join(shortDir(t), "s")}, "none"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, append([]string{"serve"}, tc.args...)...)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tc.wantErr)
+			}
+		})
+	}
+}
+
+// The daemon run in-process answers through the client commands, and stops
+// cleanly, removing its socket, when its context ends (as on SIGTERM).
+func TestServeInProcess(t *testing.T) {
+	d := startInProcess(t)
+	token := mint(t, jwt.MapClaims{"sub": "7", "jti": "serve-1"})
+	if code, out, errOut := runCLI(t, "validate", "--socket", d.socket, token); code != exitOK {
+		t.Fatalf("validate exit %d, want 0: %s %s", code, out, errOut)
+	}
+	waitFor(t, "the ready log line", 10*time.Second, func() bool { return d.stderr.Contains("msg=ready") })
+	if code := d.stop(t); code != exitOK {
+		t.Errorf("serve exit code = %d, want 0:\n%s", code, d.stderr)
+	}
+	if _, err := os.Lstat(d.socket); !os.IsNotExist(err) {
+		t.Errorf("socket still there after stop (lstat err %v)", err)
+	}
+}
+
+func TestServeSecondDaemonRefused(t *testing.T) {
+	d := startInProcess(t)
+	code, _, stderr := runCLI(t, "serve", "--socket", d.socket, "--data-dir", t.TempDir(), "--hmac-secret-file", writeSecret(t, t.TempDir()))
+	if code != exitFail {
+		t.Errorf("second serve exit code = %d, want %d", code, exitFail)
+	}
+	if want := "another revokd is already serving on " + d.socket; !strings.Contains(stderr, want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+	}
+	if !ready(d.socket) {
+		t.Error("the first daemon stopped answering")
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+// target is the (claim, value) pair that revoke-all and unban act on:
+// --sub, or --claim with --value.
+type target struct {
+	sub, claim, value string
+}
+
+func (t *target) register(f *cmdFlags) {
+	f.StringVar(&t.sub, "sub", "", "the subject `value` (the subject claim, whatever --subject-claim the daemon uses)")
+	f.StringVar(&t.claim, "claim", "", "another cutoff claim's `name`, such as sid (with --value)")
+	f.StringVar(&t.value, "value", "", "with --claim: the claim's `value`")
+}
+
+// check returns what is wrong with the flags, or "".
+func (t *target) check() string {
+	switch {
+	case t.sub != "" && (t.claim != "" || t.value != ""):
+		return "give either --sub, or --claim and --value, not both"
+	case t.sub != "":
+		return ""
+	case t.claim == "" && t.value == "":
+		return "give --sub, or --claim and --value"
+	case t.claim == "":
+		return "--value needs --claim"
+	case t.value == "":
+		return "--claim needs --value"
+	}
+	return ""
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+const validateAbout = `
+Asks the daemon whether TOKEN is good right now and prints its JSON answer,
+the same as POST /v1/validate. With "-" or no TOKEN, reads the token from
+standard input.
+
+Exit status: 0 when the token is active, 1 when it is not (the answer's
+"reason" says why), 2 on any error.
+`
+
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("validate", "[flags] [TOKEN|-]", validateAbout)
+	var cf clientFlags
+	cf.register(f)
+	if code, done := f.parse(args, stdout, stderr); done {
+		return code
+	}
+	arg := "-"
+	switch f.NArg() {
+	case 0:
+	case 1:
+		arg = f.Arg(0)
+	default:
+		return f.usageError(stderr, "give one token")
+	}
+	token, err := readToken(arg)
+	if err != nil {
+		return f.usageError(stderr, "%v", err)
+	}
+	if token == "" {
+		return f.usageError(stderr, "empty token")
+	}
+	c, callCtx, done := cf.open(ctx)
+	defer done()
+	resp, err := c.Validate(callCtx, token)
+	if err != nil {
+		callFailed(stderr, "validate", err)
+		return exitUsage // validate's contract: 2 on any error
+	}
+	printJSON(stdout, resp)
+	if !resp.Active {
+		return exitFail
+	}
+	return exitOK
+}

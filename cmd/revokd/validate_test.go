@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/revokd/revokd/client"
+)
+
+func TestValidateCommand(t *testing.T) {
+	d := startInProcess(t)
+	good := mint(t, jwt.MapClaims{"sub": "12345678901234567890", "jti": "v-1"})
+	expired := mint(t, jwt.MapClaims{"sub": "1", "exp": time.Now().Add(-time.Hour).Unix()})
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantCode   int
+		wantActive bool
+		wantSub    string
+		wantReason string
+		wantStderr string
+	}{
+		{name: "active", args: []string{good}, wantCode: exitOK, wantActive: true, wantSub: "12345678901234567890"},
+		{name: "from stdin with -", args: []string{"-"}, stdin: good + "\n", wantCode: exitOK, wantActive: true, wantSub: "12345678901234567890"},
+		{name: "from stdin without argument", stdin: good, wantCode: exitOK, wantActive: true, wantSub: "12345678901234567890"},
+		{name: "expired", args: []string{expired}, wantCode: exitFail, wantReason: client.ReasonExpired},
+		{name: "garbage", args: []string{"not.a.jwt"}, wantCode: exitFail, wantReason: client.ReasonMalformed},
+		{name: "two tokens", args: []string{good, good}, wantCode: exitUsage, wantStderr: "give one token"},
+		{name: "empty stdin", stdin: "", wantCode: exitUsage, wantStderr: "empty token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdin = strings.NewReader(tc.stdin)
+			defer func() { stdin = nil }()
+			code, stdout, stderr := runCLI(t, append([]string{"validate", "--socket", d.socket}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit code = %d, want %d; stdout %q stderr %q", code, tc.wantCode, stdout, stderr)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tc.wantStderr)
+			}
+			if tc.wantCode == exitUsage {
+				return
+			}
+			var resp client.ValidateResponse
+			if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
+				t.Fatalf("stdout %q is not a JSON answer: %v", stdout, err)
+			}
+			if resp.Active != tc.wantActive || resp.Sub != tc.wantSub || resp.Reason != tc.wantReason {
+				t.Errorf("got active=%v sub=%q reason=%q, want %v %q %q", resp.Active, resp.Sub, resp.Reason, tc.wantActive, tc.wantSub, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestValidateNoDaemonExits2(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "validate", "--socket", filepath.Join(t.TempDir(), "absent.sock"), "a.b.c")
+	if code != exitUsage {
+		t.Errorf("exit code = %d, want %d", code, exitUsage)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	if !strings.Contains(stderr, "Is the daemon running?") {
+		t.Errorf("stderr = %q, want a hint about the daemon", stderr)
+	}
+}

@@ -1,11 +1,114 @@
 package client_test
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/cache/bolt"
+	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/daemon"
+	"github.com/revokd/revokd/daemon/pipeline"
 )
 
+// exampleSecret is the HS256 key of the daemon the examples talk to.
+var exampleSecret = []byte("example-secret-for-revokd-client-examples")
+
+// TestMain starts a real daemon (pipeline, embedded store, socket server)
+// for the examples and points REVOKD_SOCKET at it, so that they can use the
+// zero Client as an application would.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code, err := runWithDaemon(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client tests:", err)
+		code = 1
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func runWithDaemon(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "rvkc")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+
+	replica := cache.NewReplica(cache.SystemClock{}, 0)
+	p, err := pipeline.New(pipeline.Config{HMACSecret: exampleSecret, Replica: replica})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	src, err := bolt.Open(filepath.Join(dir, "revokd.db"), replica, cache.SystemClock{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	socket := filepath.Join(dir, "revokd.sock")
+	ln, err := daemon.Listen(socket, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	srv := daemon.NewServer(daemon.Config{Backend: daemon.NewService(p, replica, src, cache.SystemClock{}, 0, nil)})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	srcDone, srvDone := make(chan error, 1), make(chan error, 1)
+	go func() { srcDone <- src.Run(ctx) }()
+	go func() { srvDone <- srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		<-srvDone
+		<-srcDone
+	}()
+	if err := waitReady(socket); err != nil {
+		return 0, err
+	}
+	os.Setenv(client.SocketEnv, socket)
+	return m.Run(), nil
+}
+
+func waitReady(socket string) error {
+	c := &client.Client{Socket: socket}
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if ok, err := c.Ready(context.Background()); err == nil && ok {
+			return nil
+		}
+		<-tick.C
+	}
+	return fmt.Errorf("daemon on %s not ready after 10s", socket)
+}
+
+// exampleToken mints a token for sub, as the application's login would:
+// issued a minute ago, valid for an hour, with its own jti.
+func exampleToken(sub string) string {
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub":      sub,
+		"jti":      fmt.Sprintf("%s-%d", sub, now.UnixNano()),
+		"iat":      now.Add(-time.Minute).Unix(),
+		"orig_iat": now.Add(-time.Minute).Unix(),
+		"exp":      now.Add(time.Hour).Unix(),
+	}).SignedString(exampleSecret)
+	if err != nil {
+		panic(err)
+	}
+	return tok
 }

@@ -167,9 +167,9 @@ Validate it again (now "active":false, "reason":"revoked"):
 
   %s
 
-The same over NDJSON, one JSON request per line:
+The same over NDJSON, one JSON request per line (with socat installed):
 
-  printf '{"op":"validate","token":"%s"}\n' | nc -U %s
+  printf '{"op":"validate","token":"%s"}\n' | socat - UNIX-CONNECT:%s
 
 And with the CLI: %s validate TOKEN, %s revoke-all --sub dev-user, %s status.
 Press Ctrl-C to stop.

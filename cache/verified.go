@@ -2,7 +2,8 @@ package cache
 
 import (
 	"fmt"
-	"time"
+	"hash/maphash"
+	"strings"
 
 	"github.com/dgraph-io/ristretto/v2"
 )
@@ -20,12 +21,24 @@ const DefaultVerifiedBytes = 64 << 20
 // as "verify again", never as an answer, and must re-check everything that
 // depends on time or on the replica after a hit.
 type VerifiedTokens[V any] struct {
-	c *ristretto.Cache[string, V]
+	c *ristretto.Cache[string, *verifiedEntry[V]]
 }
 
+// verifiedEntry keeps the token beside its value. ristretto knows keys only
+// by their hash, so Get compares the token itself: a hash collision, chance
+// or crafted, can cost a miss but can never return another token's value.
+type verifiedEntry[V any] struct {
+	token string
+	val   V
+}
+
+// entryOverhead is what an entry costs beyond its token and value: the
+// entry itself and ristretto's bookkeeping for it.
+const entryOverhead = 128
+
 // NewVerifiedTokens returns a cache that holds at most maxBytes of entries,
-// as measured by the costs passed to Set. maxBytes 0 means
-// DefaultVerifiedBytes.
+// as measured by the costs passed to Set plus each token's length. maxBytes
+// 0 means DefaultVerifiedBytes.
 func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 	if maxBytes == 0 {
 		maxBytes = DefaultVerifiedBytes
@@ -33,17 +46,22 @@ func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 	if maxBytes < 0 {
 		return nil, fmt.Errorf("verified-token cache: size %d is negative", maxBytes)
 	}
+	seed := maphash.MakeSeed()
 	// ristretto wants about ten counters per entry it may hold; a verified
 	// token costs roughly a kilobyte (token, claims and the precomputed
 	// answer), so one counter per hundred bytes is about right.
 	counters := max(maxBytes/100, 1024)
-	c, err := ristretto.NewCache(&ristretto.Config[string, V]{
+	c, err := ristretto.NewCache(&ristretto.Config[string, *verifiedEntry[V]]{
 		NumCounters: counters,
 		MaxCost:     maxBytes,
 		BufferItems: 64,
 		// Costs are the bytes an entry pins, computed by the caller; the
 		// ristretto bookkeeping would only blur that budget.
 		IgnoreInternalCost: true,
+		// One seeded hash instead of ristretto's two: Get confirms the
+		// token itself, so a second hash to tell collisions apart would be
+		// work for nothing on every lookup.
+		KeyToHash: func(token string) (uint64, uint64) { return maphash.String(seed, token), 0 },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verified-token cache: %w", err)
@@ -53,17 +71,23 @@ func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 
 // Get returns the entry cached for token, if ristretto still holds one.
 func (v *VerifiedTokens[V]) Get(token string) (V, bool) {
-	return v.c.Get(token)
+	e, ok := v.c.Get(token)
+	if !ok || e.token != token {
+		var zero V
+		return zero, false
+	}
+	return e.val, true
 }
 
-// Set offers an entry costing cost bytes for token, kept at most ttl (0
-// means until evicted). ristretto may drop or reject it; that only costs a
-// later re-verification.
-func (v *VerifiedTokens[V]) Set(token string, val V, cost int64, ttl time.Duration) {
-	if ttl < 0 {
-		return
-	}
-	v.c.SetWithTTL(token, val, cost, ttl)
+// Set offers val for token, costing cost bytes plus the token's own. The
+// token is copied, so it may alias a buffer the caller reuses. ristretto may
+// drop or reject the entry; that only costs a later re-verification.
+//
+// Entries have no time to live: an entry for an expired token is still a
+// cheap way to say "expired" and leaves when the budget needs room.
+func (v *VerifiedTokens[V]) Set(token string, val V, cost int64) {
+	e := &verifiedEntry[V]{token: strings.Clone(token), val: val}
+	v.c.Set(e.token, e, cost+int64(len(token))+entryOverhead)
 }
 
 // Wait blocks until earlier Sets have been applied or dropped. Tests use it

@@ -232,11 +232,11 @@ func numberMicros(lit []byte) (int64, error) {
 		}
 		digits, shift = digits[:len(digits)+shift], 0
 	}
-	if len(digits)+shift > 18 {
+	if len(digits)+shift > 19 { // int64 holds 19 digits at most; ParseInt catches the rest
 		return 0, errNumber
 	}
 	m, err := strconv.ParseInt(digits+strings.Repeat("0", shift), 10, 64)
-	if err != nil && digits != "" {
+	if err != nil {
 		return 0, errNumber
 	}
 	if d.neg {

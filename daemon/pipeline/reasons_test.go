@@ -91,11 +91,11 @@ func TestReasons(t *testing.T) {
 			return mint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid, nil)
 		}, reason: client.ReasonUnsupportedAlg},
 		{name: "alg not allowed", cfg: pipeline.Config{HMACSecret: k.hmac, Algorithms: []string{"HS256"}},
-			token: func(t *testing.T) string { return mint(t, jwt.SigningMethodHS512, k.hmac, valid, nil) },
+			token:  func(t *testing.T) string { return mint(t, jwt.SigningMethodHS512, k.hmac, valid, nil) },
 			reason: client.ReasonUnsupportedAlg},
 		{name: "alg unknown", token: func(*testing.T) string { return rawHS256(`{"alg":"HS1024"}`, `{}`) }, reason: client.ReasonUnsupportedAlg},
 		{name: "HS256 signed with the RSA PEM, PEM configured", cfg: pipeline.Config{PublicKeyPEMs: [][]byte{rsaPEM}},
-			token: func(t *testing.T) string { return mint(t, jwt.SigningMethodHS256, rsaPEM, valid, nil) },
+			token:  func(t *testing.T) string { return mint(t, jwt.SigningMethodHS256, rsaPEM, valid, nil) },
 			reason: client.ReasonUnsupportedAlg},
 		{name: "HS256 naming an RSA kid", cfg: pipeline.Config{JWKS: []byte(rsaJWKS), HMACSecret: k.hmac},
 			token: func(t *testing.T) string {

@@ -31,7 +31,6 @@ type Verified struct {
 	Claims       json.RawMessage // the token's payload, as signed
 
 	activeJSON []byte // the whole active answer, built once
-	raw        string // the token itself, so a cache hit is confirmed byte for byte
 	// altID is the id of the token's twin when it has no jti and an ECDSA
 	// signature: (r, n−s) verifies as well as (r, s), so the same token
 	// exists under two spellings with two SHA-256 ids, and a denial of

@@ -73,14 +73,10 @@ func (p *Pipeline) verify(token string) Result {
 		return Result{Reason: staticReason, Token: v}
 	}
 
-	now := p.clock.Now()
 	if p.cache != nil {
-		// Kept until it expires: afterwards it could only ever be rejected.
-		if ttl := v.Expires.Add(p.cfg.Leeway).Sub(now); ttl > 0 {
-			p.cache.Set(v.raw, v, v.cost(), ttl)
-		}
+		p.cache.Set(token, v, v.cost())
 	}
-	r := p.check(v, now)
+	r := p.check(v, p.clock.Now())
 	if r.Active() && timeReason != "" {
 		// golang-jwt read the clock a moment earlier; keep its verdict.
 		r.Reason = timeReason
@@ -146,7 +142,7 @@ func base64url(s string) bool {
 // when a claim is missing (the token is still returned, as the signature
 // verified).
 func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, error) {
-	v := &Verified{raw: strings.Clone(token), Claims: c.raw}
+	v := &Verified{Claims: c.raw}
 	var reason string
 	missing := func() {
 		if reason == "" {
@@ -184,8 +180,8 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 		if p.cfg.RequireJTI {
 			missing()
 		}
-		v.ID = TokenID(v.raw)
-		v.altID = ecdsaTwinID(v.raw, alg)
+		v.ID = TokenID(token)
+		v.altID = ecdsaTwinID(token, alg)
 	}
 	if v.SessionID, _, err = c.value("sid"); err != nil {
 		return nil, "", err
@@ -246,9 +242,10 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 	return v, reason, nil
 }
 
-// cost is roughly the bytes a cached Verified pins.
+// cost is roughly the bytes a cached Verified pins (the cache adds the
+// token's own).
 func (v *Verified) cost() int64 {
-	n := len(v.raw) + len(v.Claims) + len(v.activeJSON) + len(v.Subject) + len(v.ID) +
+	n := len(v.Claims) + len(v.activeJSON) + len(v.Subject) + len(v.ID) +
 		len(v.altID) + len(v.JTI) + len(v.SessionID) + 256
 	for _, c := range v.Cutoffs {
 		n += len(c.Value) + 32

@@ -1,0 +1,71 @@
+package pipeline_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// FuzzValidate feeds the pipeline arbitrary tokens, seeded with the shared
+// vectors and mutations of them. It must never panic, and a token whose
+// signature did not verify must never be active: every seed that is not an
+// active vector, and every mutation, must come back inactive. An input that
+// is exactly an active vector is the only one allowed to pass.
+func FuzzValidate(f *testing.F) {
+	vf := loadVectors(f)
+	now := time.Unix(vf.Now, 0)
+	active := map[string]bool{}
+	for _, v := range vf.Vectors {
+		if v.Profile != "seed" {
+			continue
+		}
+		if v.Expect.Active {
+			active[v.Token] = true
+		}
+		f.Add(v.Token)
+		parts := strings.Split(v.Token, ".")
+		f.Add(v.Token + "x")
+		f.Add(strings.Join(parts[:min(2, len(parts))], "."))
+		if len(parts) == 3 {
+			f.Add(parts[0] + "." + parts[1] + ".")
+			f.Add(parts[0] + ".." + parts[2])
+			f.Add(parts[1] + "." + parts[0] + "." + parts[2])
+			f.Add(parts[0] + "." + parts[1] + "A." + parts[2])
+		}
+	}
+	for _, s := range []string{"", ".", "..", "...", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", strings.Repeat("A", 9000)} {
+		f.Add(s)
+	}
+	cfg := profileConfig(f, vf.Profiles["seed"])
+	clock := cache.NewManualClock(now)
+	cfg.Clock = clock
+	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge)
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		f.Fatalf("New: %v", err)
+	}
+	f.Cleanup(p.Close)
+
+	f.Fuzz(func(t *testing.T, token string) {
+		r := p.Validate(token)
+		if r.Active() && !active[token] {
+			t.Fatalf("token %q is active; only the seed profile's active vectors may be", token)
+		}
+		if r.Active() && (r.Token == nil || r.Token.Subject == "") {
+			t.Fatalf("active answer without a subject for %q", token)
+		}
+		// The answer's JSON must always be valid and say the same thing.
+		var resp client.ValidateResponse
+		if err := json.Unmarshal(r.AppendJSON(nil), &resp); err != nil {
+			t.Fatalf("answer JSON for %q: %v", token, err)
+		}
+		if resp.Active != r.Active() || resp.Reason != r.Reason {
+			t.Fatalf("answer JSON says active=%v reason=%q, result says %v %q", resp.Active, resp.Reason, r.Active(), r.Reason)
+		}
+	})
+}

@@ -40,13 +40,19 @@ const entryOverhead = 128
 // as measured by the costs passed to Set plus each token's length. maxBytes
 // 0 means DefaultVerifiedBytes.
 func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
+	seed := maphash.MakeSeed()
+	return newVerifiedTokens[V](maxBytes, func(token string) uint64 { return maphash.String(seed, token) })
+}
+
+// newVerifiedTokens takes the hash as a parameter so tests can force
+// collisions.
+func newVerifiedTokens[V any](maxBytes int64, hash func(string) uint64) (*VerifiedTokens[V], error) {
 	if maxBytes == 0 {
 		maxBytes = DefaultVerifiedBytes
 	}
 	if maxBytes < 0 {
 		return nil, fmt.Errorf("verified-token cache: size %d is negative", maxBytes)
 	}
-	seed := maphash.MakeSeed()
 	// ristretto wants about ten counters per entry it may hold; a verified
 	// token costs roughly a kilobyte (token, claims and the precomputed
 	// answer), so one counter per hundred bytes is about right.
@@ -61,7 +67,7 @@ func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 		// One seeded hash instead of ristretto's two: Get confirms the
 		// token itself, so a second hash to tell collisions apart would be
 		// work for nothing on every lookup.
-		KeyToHash: func(token string) (uint64, uint64) { return maphash.String(seed, token), 0 },
+		KeyToHash: func(token string) (uint64, uint64) { return hash(token), 0 },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verified-token cache: %w", err)

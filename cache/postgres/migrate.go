@@ -1,0 +1,155 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrSchemaTooOld means the database's revokd schema is missing or older than
+// this build needs. Nothing is changed on its own: an operator runs the
+// migrations.
+var ErrSchemaTooOld = errors.New("the database's revokd schema is older than this revokd needs: run `revokd migrate --database-url …` (or start with --migrate)")
+
+// Advisory lock keys, one per job, so migrating never waits on pruning.
+const (
+	migrateLockKey int64 = 0x7265766f6b64_01 // "revokd" + 1
+	pruneLockKey   int64 = 0x7265766f6b64_02
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are the embedded files NNNN_name.sql, in order, numbered 1, 2, ….
+var migrations = mustLoadMigrations(migrationFiles)
+
+// SchemaVersion is the schema version this build needs: its newest migration.
+var SchemaVersion = migrations[len(migrations)-1].version
+
+func mustLoadMigrations(fsys fs.FS) []migration {
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		panic(err) // the files are compiled in; a bad one is a build mistake
+	}
+	return ms
+}
+
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var ms []migration
+	for i, name := range names {
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v != i+1 {
+			return nil, fmt.Errorf("migration %s: want a name starting %04d_", base, i+1)
+		}
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("no migrations embedded")
+	}
+	return ms, nil
+}
+
+// Migrate creates or updates the revokd schema at url. It is idempotent and
+// safe to run from many daemons at once: all of it runs in one transaction
+// holding an advisory lock, so a second migrator waits and then finds
+// nothing left to do.
+func Migrate(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// The lock is taken before anything is read, and each later statement
+		// reads a fresh snapshot, so the version read below is what the last
+		// migrator committed.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS revokd;
+			CREATE TABLE IF NOT EXISTS revokd.schema_version (
+				version    integer     PRIMARY KEY,
+				applied_at timestamptz NOT NULL DEFAULT now()
+			)`); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+		have, err := schemaVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, m := range migrations {
+			if m.version <= have {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("apply %s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO revokd.schema_version (version) VALUES ($1)", m.version); err != nil {
+				return fmt.Errorf("record %s: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// schemaVersion returns the newest migration applied, 0 when there is no
+// revokd schema at all.
+func schemaVersion(ctx context.Context, q querier) (int, error) {
+	var v int
+	err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM revokd.schema_version").Scan(&v)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined table, schema
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// checkSchema returns ErrSchemaTooOld when the database needs migrating.
+// A newer schema is fine: migrations only add.
+func checkSchema(ctx context.Context, q querier) error {
+	have, err := schemaVersion(ctx, q)
+	if err != nil {
+		return err
+	}
+	if have < SchemaVersion {
+		return fmt.Errorf("%w (database has schema version %d, this build needs %d)", ErrSchemaTooOld, have, SchemaVersion)
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+// Package postgres keeps a cache.Replica in step with PostgreSQL, the source
+// of truth shared by every revokd.
+//
+// The schema (revokd.cutoffs, revokd.denials, one version sequence) and its
+// SQL API (revokd.revoke_token, revokd.revoke_all, revokd.unban) are embedded
+// migrations applied by Migrate. Apps may call the functions inside their own
+// transactions; a trigger sends pg_notify('revokd', …) for every change, so
+// direct writes are seen too.
+//
+// A Source follows the store on a dedicated connection: LISTEN first, then
+// load the snapshot, then apply notifications. On any error it reconnects
+// with backoff and loads a fresh snapshot, merged into the replica by
+// version, so a reconnect can add and update entries but never drop one:
+// nothing a fault does can turn a revoked token back into an active one.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/revokd/revokd/cache"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultHeartbeat     = 5 * time.Second
+	DefaultPruneInterval = 10 * time.Minute
+	DefaultBackoffMin    = 100 * time.Millisecond
+	DefaultBackoffMax    = 10 * time.Second
+	DefaultWriteTimeout  = 5 * time.Second
+	DefaultMaxConns      = 4
+)
+
+// Config configures a Source. URL and Replica are required.
+type Config struct {
+	URL     string         // PostgreSQL connection URL or DSN
+	Replica *cache.Replica // kept in step with the store
+	Clock   cache.Clock    // decides expiry for the snapshot filter and pruning; default cache.SystemClock
+	Logger  *slog.Logger   // default slog.Default()
+
+	// Heartbeat bounds how long a silently dead feed connection goes
+	// unnoticed: after Heartbeat/2 without a notification the feed pings,
+	// and a ping unanswered after Heartbeat/2 means reconnect. Default 5s.
+	Heartbeat time.Duration
+	// PruneInterval is how often expired rows are deleted (by one daemon at
+	// a time) and the replica forgets expired entries. Default 10m;
+	// negative disables pruning.
+	PruneInterval time.Duration
+	// Leeway: denials are deleted once expired for longer than this.
+	Leeway time.Duration
+	// MaxSessionAge, when positive, lets pruning delete cutoffs older than it
+	// and the snapshot skip them. It should match the replica's.
+	MaxSessionAge time.Duration
+
+	// Reconnect delays grow from BackoffMin to BackoffMax, doubling, with
+	// jitter. Defaults 100ms and 10s.
+	BackoffMin, BackoffMax time.Duration
+	// WriteTimeout bounds a write when its context has no earlier deadline.
+	// Default 5s.
+	WriteTimeout time.Duration
+	// MaxConns sizes the write and prune pool (the feed has its own
+	// connection). Default 4.
+	MaxConns int32
+}
+
+// ErrInvalid wraps writes the database refused as invalid (a CHECK
+// constraint, such as a token id over 512 bytes): a bad request, not an
+// outage.
+var ErrInvalid = errors.New("rejected by the database as invalid")
+
+// Source is a cache.Source backed by PostgreSQL.
+type Source struct {
+	cfg        Config
+	log        *slog.Logger
+	replica    *cache.Replica
+	clock      cache.Clock
+	connConfig *pgx.ConnConfig // the feed's own connection
+	pool       *pgxpool.Pool   // writes and pruning
+
+	running     atomic.Bool
+	state       atomic.Int32 // index into stateNames
+	lastContact atomic.Int64 // unix micros by clock; 0 before the first contact
+	reconnects  atomic.Int64
+
+	// For tests and diagnostics.
+	attempts    atomic.Int64  // feed connection attempts
+	syncs       atomic.Int64  // snapshots loaded
+	listenerPID atomic.Uint32 // backend pid of the current feed connection
+	connectHook func(context.Context) error
+}
+
+var _ cache.Source = (*Source)(nil)
+
+const (
+	stateConnecting int32 = iota
+	stateSynced
+	stateDisconnected
+)
+
+var stateNames = [...]string{cache.StateConnecting, cache.StateSynced, cache.StateDisconnected}
+
+// Open checks the configuration and the schema and returns a Source; Run
+// starts following. A database that cannot be reached yet is not an error
+// (the feed keeps trying, and the replica is not ready until it succeeds),
+// but one that answers with a schema older than this build needs is:
+// ErrSchemaTooOld. So are refused credentials and a missing database.
+func Open(ctx context.Context, cfg Config) (*Source, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("postgres: Config.URL is required")
+	}
+	if cfg.Replica == nil {
+		return nil, errors.New("postgres: Config.Replica is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = cache.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.PruneInterval == 0 {
+		cfg.PruneInterval = DefaultPruneInterval
+	}
+	if cfg.BackoffMin <= 0 {
+		cfg.BackoffMin = DefaultBackoffMin
+	}
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = max(DefaultBackoffMax, cfg.BackoffMin)
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+
+	connConfig, err := pgx.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	setDefaultParam(connConfig.RuntimeParams, "application_name", "revokd-feed")
+	poolConfig, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	setDefaultParam(poolConfig.ConnConfig.RuntimeParams, "application_name", "revokd")
+	poolConfig.MaxConns = cfg.MaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, poolConfig) // connects lazily
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Source{
+		cfg:        cfg,
+		log:        cfg.Logger.With(slog.String("source", "postgres")),
+		replica:    cfg.Replica,
+		clock:      cfg.Clock,
+		connConfig: connConfig,
+		pool:       pool,
+	}
+
+	checkCtx, cancel := context.WithTimeout(ctx, cfg.WriteTimeout)
+	defer cancel()
+	if err := checkSchema(checkCtx, pool); err != nil {
+		if errors.Is(err, ErrSchemaTooOld) || refused(err) {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		s.log.Warn("database not reachable yet; the feed will keep trying", slog.Any("error", err))
+	}
+	return s, nil
+}
+
+func setDefaultParam(params map[string]string, key, value string) {
+	if params[key] == "" {
+		params[key] = value
+	}
+}
+
+// refused reports whether the server answered but will never accept us as
+// configured: bad credentials or no such database.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code[:2] == "28" || pgErr.Code == "3D000")
+}
+
+// Status describes the feed. It is a handful of atomic loads, cheap enough
+// for every validation.
+func (s *Source) Status() cache.SourceStatus {
+	st := cache.SourceStatus{
+		Kind:       "postgres",
+		State:      stateNames[s.state.Load()],
+		Reconnects: s.reconnects.Load(),
+	}
+	if m := s.lastContact.Load(); m != 0 {
+		st.LastContact = time.UnixMicro(m)
+	}
+	return st
+}
+
+// touch records contact with the database now, by the clock.
+func (s *Source) touch() { s.lastContact.Store(s.clock.Now().UnixMicro()) }
+
+// Close releases the write pool. Run must have returned.
+func (s *Source) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -19,7 +19,12 @@ import (
 // would round a 20-digit subject and blur fractional issue times.
 type payload struct {
 	raw    []byte
-	fields map[string]json.RawMessage
+	fields []field // in payload order; a repeated name's last value wins, as in encoding/json
+}
+
+// field is one top-level member of the payload, its value as raw JSON.
+type field struct {
+	name, value []byte
 }
 
 var _ jwt.Claims = (*payload)(nil)
@@ -29,16 +34,23 @@ var _ jwt.Claims = (*payload)(nil)
 // malformed.
 func (c *payload) UnmarshalJSON(b []byte) error {
 	c.raw = bytes.Clone(b)
-	return json.Unmarshal(c.raw, &c.fields)
+	fields, err := splitObject(c.raw)
+	if err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	c.fields = fields
+	return nil
 }
 
 // get returns a claim's raw JSON; absent and null are the same.
 func (c *payload) get(name string) (json.RawMessage, bool) {
-	v, ok := c.fields[name]
-	if !ok || string(v) == "null" {
-		return nil, false
+	for i := len(c.fields) - 1; i >= 0; i-- {
+		if string(c.fields[i].name) == name {
+			v := c.fields[i].value
+			return v, string(v) != "null"
+		}
 	}
-	return v, true
+	return nil, false
 }
 
 // micros reads a NumericDate claim as Unix microseconds. Finer digits are
@@ -91,8 +103,8 @@ func (c *payload) str(name string) (string, error) {
 	if v[0] != '"' {
 		return "", fmt.Errorf("claim %s: %w", name, jwt.ErrInvalidType)
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := unquote(v)
+	if err != nil {
 		return "", fmt.Errorf("claim %s: %w", name, err)
 	}
 	return s, nil
@@ -111,7 +123,8 @@ func (c *payload) value(name string) (string, bool, error) {
 	var s string
 	switch {
 	case v[0] == '"':
-		if err := json.Unmarshal(v, &s); err != nil {
+		var err error
+		if s, err = unquote(v); err != nil {
 			return "", false, fmt.Errorf("claim %s: %w", name, err)
 		}
 	case v[0] == '-' || ('0' <= v[0] && v[0] <= '9'):

@@ -1,0 +1,88 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// splitMap reads splitObject's members the way encoding/json reads an
+// object into a map: the last of repeated names wins.
+func splitMap(fields []field) map[string]json.RawMessage {
+	m := map[string]json.RawMessage{}
+	for _, f := range fields {
+		m[string(f.name)] = f.value
+	}
+	return m
+}
+
+func TestSplitObject(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     map[string]string // nil means an error
+	}{
+		{"empty", `{}`, map[string]string{}},
+		{"spaces", " { \"a\" : 1 , \"b\":\"x\" } ", map[string]string{"a": "1", "b": `"x"`}},
+		{"nested", `{"a":{"b":[1,{"c":"}]"}]},"d":[]}`, map[string]string{"a": `{"b":[1,{"c":"}]"}]}`, "d": "[]"}},
+		{"escaped quote in string", `{"a":"x\"y","b":true}`, map[string]string{"a": `"x\"y"`, "b": "true"}},
+		{"escaped name", `{"s\u0075b":"alice"}`, map[string]string{"sub": `"alice"`}},
+		{"repeated name", `{"sub":"a","sub":"b"}`, map[string]string{"sub": `"b"`}},
+		{"null value", `{"sid":null}`, map[string]string{"sid": "null"}},
+		{"not an object", `[1]`, nil},
+		{"unterminated", `{"a":1`, nil},
+		{"trailing data", `{"a":1}x`, nil},
+		{"missing colon", `{"a" 1}`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fields, err := splitObject([]byte(tc.in))
+			if tc.want == nil {
+				if err == nil {
+					t.Fatalf("splitObject(%s) = %v, want an error", tc.in, fields)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("splitObject(%s): %v", tc.in, err)
+			}
+			got := splitMap(fields)
+			if len(got) != len(tc.want) {
+				t.Fatalf("splitObject(%s) has %d members, want %d", tc.in, len(got), len(tc.want))
+			}
+			for k, v := range tc.want {
+				if string(got[k]) != v {
+					t.Errorf("member %q = %s, want %s", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// FuzzSplitObject holds splitObject to encoding/json: on every input that
+// encoding/json reads as an object, both must find the same members with the
+// same raw values. On other input it may do anything but panic.
+func FuzzSplitObject(f *testing.F) {
+	for _, s := range []string{`{}`, `null`, `{"a":1}`, `{"a":{"b":[1,"]"]},"c":"\"}"}`,
+		`{"\u0073ub":7,"sub":8}`, "{\"\xff\":1}", `{"a":-1.5e3 }`, `[]`, `{"a":}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fields, err := splitObject(data)
+		var want map[string]json.RawMessage
+		if json.Unmarshal(data, &want) != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("splitObject(%q): %v; encoding/json reads it", data, err)
+		}
+		got := splitMap(fields)
+		if len(got) != len(want) {
+			t.Fatalf("splitObject(%q): %d members, encoding/json %d", data, len(got), len(want))
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("splitObject(%q): member %q = %q, encoding/json %q", data, k, got[k], v)
+			}
+		}
+	})
+}

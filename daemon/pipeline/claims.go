@@ -88,6 +88,13 @@ func (c *payload) GetAudience() (jwt.ClaimStrings, error) {
 	if !ok {
 		return nil, nil
 	}
+	if v[0] == '"' { // the common case, without encoding/json's any
+		s, err := unquote(v)
+		if err != nil {
+			return nil, fmt.Errorf("claim aud: %w", jwt.ErrInvalidType)
+		}
+		return jwt.ClaimStrings{s}, nil
+	}
 	var aud jwt.ClaimStrings
 	if err := aud.UnmarshalJSON(v); err != nil {
 		return nil, fmt.Errorf("claim aud: %w", jwt.ErrInvalidType)
@@ -233,6 +240,13 @@ func canonicalNumber(lit []byte) (string, error) {
 func numberMicros(lit []byte) (int64, error) {
 	if len(lit) == 0 || (lit[0] != '-' && (lit[0] < '0' || lit[0] > '9')) {
 		return 0, jwt.ErrInvalidType
+	}
+	if len(lit) <= 12 && allDigits(string(lit)) { // whole seconds until the year 33658
+		var sec int64
+		for _, c := range lit {
+			sec = sec*10 + int64(c-'0')
+		}
+		return sec * 1e6, nil
 	}
 	d, err := parseDecimal(lit)
 	if err != nil {

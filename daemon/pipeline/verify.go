@@ -95,18 +95,20 @@ func parseHeader(token string) (alg, kid string, hasKid bool, reason string) {
 		return "", "", false, client.ReasonMalformed
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(head)
-	if err != nil {
+	if err != nil || !json.Valid(raw) {
 		return "", "", false, client.ReasonMalformed
 	}
-	// A map, not a struct: encoding/json matches struct fields without
-	// regard to case, and golang-jwt reads the header as a map.
-	var h map[string]json.RawMessage
-	if json.Unmarshal(raw, &h) != nil {
+	// Members read as encoding/json would read them into a map, which is
+	// how golang-jwt reads the header: names match exactly, the last of a
+	// repeated name wins.
+	h := payload{raw: raw}
+	if h.fields, err = splitObject(raw); err != nil {
 		return "", "", false, client.ReasonMalformed
 	}
-	if _, ok := h["crit"]; ok {
+	// Present at all, even as null, "crit" must list what we understand.
+	if v, _ := h.get("crit"); v != nil {
 		var crit []string
-		if json.Unmarshal(h["crit"], &crit) != nil || len(crit) == 0 {
+		if json.Unmarshal(v, &crit) != nil || len(crit) == 0 {
 			return "", "", false, client.ReasonMalformed
 		}
 		for _, name := range crit {
@@ -115,15 +117,13 @@ func parseHeader(token string) (alg, kid string, hasKid bool, reason string) {
 			}
 		}
 	}
-	if json.Unmarshal(h["alg"], &alg) != nil || alg == "" {
+	if alg, err = h.str("alg"); err != nil || alg == "" {
 		return "", "", false, client.ReasonMalformed
 	}
-	if k, ok := h["kid"]; ok && string(k) != "null" {
-		if json.Unmarshal(k, &kid) != nil {
-			return "", "", false, client.ReasonMalformed
-		}
-		hasKid = true
+	if kid, err = h.str("kid"); err != nil {
+		return "", "", false, client.ReasonMalformed
 	}
+	_, hasKid = h.get("kid")
 	return alg, kid, hasKid, ""
 }
 

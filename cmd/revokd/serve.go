@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -178,6 +179,9 @@ func (d *daemonRun) listen() (net.Listener, error) {
 	ln, err = daemon.Listen(path, os.FileMode(d.opts.socketMode))
 	if errors.Is(err, daemon.ErrInUse) {
 		return nil, fmt.Errorf("another revokd is already serving on %s; stop it first, or give this one another --socket", path)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("listen on %s: %w (give a --socket in a directory you can write, or set XDG_RUNTIME_DIR)", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)

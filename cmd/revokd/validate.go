@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 )
 
 const validateAbout = `
@@ -24,6 +25,9 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	arg := "-"
 	switch f.NArg() {
 	case 0:
+		if isTerminal(stdin) {
+			return f.usageError(stderr, "give a token, or pipe one in")
+		}
 	case 1:
 		arg = f.Arg(0)
 	default:
@@ -48,4 +52,15 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFail
 	}
 	return exitOK
+}
+
+// isTerminal reports whether r is a terminal, where waiting for a token
+// would look like a hang.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"math/big"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,4 +256,58 @@ func waitForHit(t *testing.T, f *fixture, tok string) {
 		f.p.WaitCache()
 	}
 	t.Fatalf("token never served from the cache")
+}
+
+// TestConcurrentValidate validates from several goroutines while the
+// replica changes: once a cutoff is applied, no answer may be active.
+func TestConcurrentValidate(t *testing.T) {
+	f := newFixture(t, pipeline.Config{})
+	toks := []string{
+		hs256(t, baseClaims()),
+		mint(t, jwt.SigningMethodES256, keys().ec256, baseClaims(), nil),
+		mint(t, jwt.SigningMethodEdDSA, keys().ed, with(baseClaims(), claims{"jti": nil}), nil),
+	}
+	done := make(chan struct{})
+	errs := make(chan string, 4)
+	var applying, applied atomic.Bool // set before and after the cutoff is applied
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				appliedBefore := applied.Load()
+				r := f.p.Validate(toks[(g+i)%len(toks)])
+				if appliedBefore && r.Active() {
+					errs <- "active after the cutoff was applied"
+					return
+				}
+				if !applying.Load() && !r.Active() {
+					errs <- "inactive before the cutoff: " + r.Reason
+					return
+				}
+			}
+		}()
+	}
+	// Let the goroutines fill the cache, then revoke everything of alice.
+	waitForHit(t, f, toks[0])
+	applying.Store(true)
+	f.cutoff("sub", "alice", t0.Add(time.Second))
+	applied.Store(true)
+	for range 1000 {
+		if r := f.p.Validate(toks[1]); r.Reason != client.ReasonSubjectRevoked {
+			t.Fatalf("reason = %q, want %q", r.Reason, client.ReasonSubjectRevoked)
+		}
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,4 +90,44 @@ func busyReplica() *cache.Replica {
 		r.ApplyDenial(cache.Denial{ID: fmt.Sprintf("j-%d", 1000+i), ExpiresAt: time.Now().Add(time.Hour), Version: int64(2*i + 2)})
 	}
 	return r
+}
+
+// BenchmarkValidateParallel measures cache hits from every core at once,
+// each goroutine on its own token, to show contention on the cache and the
+// replica's lock.
+func BenchmarkValidateParallel(b *testing.B) {
+	cfg := allKeysConfig(b)
+	cfg.Clock = cache.SystemClock{}
+	cfg.Replica = busyReplica()
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	now := time.Now()
+	var toks []string
+	for i := range 64 {
+		tok := mint(b, jwt.SigningMethodHS256, keys().hmac, claims{
+			"sub": fmt.Sprintf("user-%d", i), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		}, nil)
+		// Until the token is served from the cache.
+		for hits := p.CacheHits(); p.CacheHits() == hits; p.WaitCache() {
+			if !p.Validate(tok).Active() {
+				b.Fatal("benchmark token is inactive")
+			}
+		}
+		toks = append(toks, tok)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		tok := toks[next.Add(1)%int64(len(toks))]
+		for pb.Next() {
+			if !p.Validate(tok).Active() {
+				b.Error("inactive")
+				return
+			}
+		}
+	})
 }

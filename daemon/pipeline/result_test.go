@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -51,5 +52,28 @@ func TestAnswerJSON(t *testing.T) {
 	rb := f.p.Validate(banned)
 	if rb.Reason != client.ReasonSessionRevoked || rb.Response().Until == nil {
 		t.Fatalf("banned: %+v, want %s with until", rb.Response(), client.ReasonSessionRevoked)
+	}
+}
+
+// TestAnswerJSONWithoutPipeline checks that a Result built by hand (as a
+// test fake does) still writes its answer.
+func TestAnswerJSONWithoutPipeline(t *testing.T) {
+	tests := []struct {
+		name string
+		r    pipeline.Result
+		want string
+	}{
+		{"active", pipeline.Result{Token: &pipeline.Verified{Subject: "alice", JTI: "j1", Expires: t0}},
+			fmt.Sprintf(`{"active":true,"sub":"alice","jti":"j1","exp":%d}`, t0.Unix())},
+		{"active without token", pipeline.Result{}, `{"active":true}`},
+		{"ban", pipeline.Result{Reason: client.ReasonSubjectRevoked, Until: t0.Add(time.Microsecond)},
+			`{"active":false,"reason":"subject_revoked","until":"2027-01-15T08:00:00.000001Z"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(tc.r.AppendJSON([]byte("x"))); got != "x"+tc.want {
+				t.Fatalf("AppendJSON = %s, want x%s", got, tc.want)
+			}
+		})
 	}
 }

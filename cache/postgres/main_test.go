@@ -96,7 +96,8 @@ type daemon struct {
 
 // testConfig is fast to notice faults and to come back from them.
 func testConfig(t testing.TB, url string) Config {
-	clock := cache.NewManualClock(time.Now())
+	// Whole microseconds, the precision of the replica and of LastContact.
+	clock := cache.NewManualClock(time.Now().Truncate(time.Microsecond))
 	return Config{
 		URL:           url,
 		Replica:       cache.NewReplica(clock, 0),

@@ -1,0 +1,98 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/revokd/revokd/cache"
+)
+
+func TestPrune(t *testing.T) {
+	url := migratedDB(t)
+	conn := connect(t, url)
+	// Rows are written relative to the database's clock; the daemon's clock
+	// is then moved well past them, so only the injected clock decides.
+	mustExec(t, conn, `INSERT INTO revokd.denials (token_id, expires_at) VALUES
+		('expired-long-ago', now() + interval '1 hour'),
+		('expired-within-leeway', now() + interval '1 day 23 hours 45 minutes'),
+		('live', now() + interval '3 days')`)
+	mustExec(t, conn, `INSERT INTO revokd.cutoffs (claim, value, before) VALUES
+		('sub', 'ancient', now() - interval '40 days'),
+		('sub', 'recent', now() - interval '1 day')`)
+
+	cfg := testConfig(t, url)
+	var dbNow time.Time
+	if err := conn.QueryRow(context.Background(), "SELECT now()").Scan(&dbNow); err != nil {
+		t.Fatal(err)
+	}
+	clock := cache.NewManualClock(dbNow.Add(2 * 24 * time.Hour)) // two days on
+	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour)
+	cfg.Leeway, cfg.MaxSessionAge = 30*time.Minute, 30*24*time.Hour
+	a := start(t, cfg)
+	a.waitSynced(t)
+	ctx := context.Background()
+	// The snapshot skips what the clock says can't reject anything any more.
+	if c, d := a.replica.Sizes(); c != 1 || d != 1 {
+		t.Errorf("replica loaded %d cutoffs, %d denials; want 1, 1 (only 'recent' and 'live')", c, d)
+	}
+
+	// Another daemon holds the prune lock: this one deletes nothing.
+	tx, err := connect(t, url).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx.Conn(), "SELECT pg_advisory_xact_lock($1)", pruneLockKey)
+	res, err := a.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (PruneResult{}) {
+		t.Errorf("Prune while another holds the lock = %+v, want nothing done", res)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err = a.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (PruneResult{Locked: true, Denials: 1, Cutoffs: 1}); res != want {
+		t.Errorf("Prune = %+v, want %+v", res, want)
+	}
+	rows, _ := conn.Query(ctx, "SELECT token_id FROM revokd.denials UNION ALL SELECT value FROM revokd.cutoffs ORDER BY 1")
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"expired-within-leeway", "live", "recent"}
+	if len(left) != len(want) || left[0] != want[0] || left[1] != want[1] || left[2] != want[2] {
+		t.Errorf("rows left = %v, want %v", left, want)
+	}
+}
+
+func TestPruneLoop(t *testing.T) {
+	url := migratedDB(t)
+	conn := connect(t, url)
+	mustExec(t, conn, "SELECT revokd.revoke_token('soon', now() + interval '1 minute'), revokd.revoke_token('later', now() + interval '1 day')")
+	cfg := testConfig(t, url)
+	cfg.PruneInterval = 5 * time.Millisecond
+	a := start(t, cfg)
+	a.waitSynced(t)
+	if _, denials := a.replica.Sizes(); denials != 2 {
+		t.Fatalf("replica holds %d denials, want 2", denials)
+	}
+	a.clock.Add(time.Hour) // 'soon' has expired by the daemon's clock
+	waitFor(t, "replica pruned", func() bool { _, d := a.replica.Sizes(); return d == 1 })
+	waitFor(t, "database pruned", func() bool {
+		var n int
+		err := conn.QueryRow(context.Background(), "SELECT count(*) FROM revokd.denials").Scan(&n)
+		return err == nil && n == 1
+	})
+	if !a.replica.Denied("later") {
+		t.Error("pruning dropped a live denial")
+	}
+}

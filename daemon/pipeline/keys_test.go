@@ -3,13 +3,16 @@ package pipeline_test
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -181,16 +184,35 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// TestParsePublicKeyPEM reads several blocks, PKCS #1 and certificates.
+// TestParsePublicKeyPEM reads several blocks: PKIX, PKCS #1 and a
+// certificate, and the keys verify tokens.
 func TestParsePublicKeyPEM(t *testing.T) {
 	k := keys()
-	data := append(pemOf(t, k.ec256.Public()), pem.EncodeToMemory(&pem.Block{
-		Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.rsa.PublicKey)})...)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: t0, NotAfter: t0.Add(time.Hour)}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.ed.Public(), k.ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := slices.Concat(
+		pemOf(t, k.ec256.Public()),
+		pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.rsa.PublicKey)}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}),
+	)
 	got, err := pipeline.ParsePublicKeyPEM(data)
 	if err != nil {
 		t.Fatalf("ParsePublicKeyPEM: %v", err)
 	}
-	if len(got) != 2 {
-		t.Fatalf("got %d keys, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("got %d keys, want 3", len(got))
+	}
+	f := newFixture(t, pipeline.Config{PublicKeyPEMs: [][]byte{data}})
+	for _, tok := range []string{
+		mint(t, jwt.SigningMethodES256, k.ec256, baseClaims(), nil),
+		mint(t, jwt.SigningMethodPS384, k.rsa, baseClaims(), nil),
+		mint(t, jwt.SigningMethodEdDSA, k.ed, baseClaims(), nil),
+	} {
+		if r := f.p.Validate(tok); !r.Active() {
+			t.Errorf("token signed with a key from the PEM file: reason %q, want active", r.Reason)
+		}
 	}
 }

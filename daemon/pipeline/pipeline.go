@@ -127,7 +127,7 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result {
 		}
 		return r
 	}
-	if p.replica.Denied(v.ID) || (v.altID != "" && p.replica.Denied(v.altID)) {
+	if p.replica.DeniedAt(v.ID, now) || (v.altID != "" && p.replica.DeniedAt(v.altID, now)) {
 		return Result{Reason: client.ReasonRevoked, Token: v}
 	}
 	return Result{Token: v}

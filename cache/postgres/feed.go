@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 // snapshotTimeout bounds loading the snapshot: a connection that dies
 // silently mid-load must not stall the feed for ever.
 const snapshotTimeout = 5 * time.Minute
+
+// bigSnapshot is the size from which a load returns freed memory to the OS.
+const bigSnapshot = 100_000
 
 // Run follows the store until ctx is cancelled: it loads the snapshot, marks
 // the replica ready, applies every change, reconnects after any error, and
@@ -109,6 +113,12 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 		return false, fmt.Errorf("load snapshot: %w", err)
 	}
 	s.touch()
+	if n >= bigSnapshot {
+		// Growing the replica's maps row by row leaves their outgrown tables
+		// behind as garbage: for 2M rows, tens of MB the runtime would keep
+		// resident for a while. Give them back now, once per large load.
+		debug.FreeOSMemory()
+	}
 	s.syncs.Add(1)
 	s.replica.SetReady()
 	s.state.Store(stateSynced)
@@ -173,5 +183,8 @@ func (s *Source) apply(n *pgconn.Notification) error {
 		return fmt.Errorf("notification from backend %d: %w", n.PID, err)
 	}
 	c.applyTo(s.replica)
+	if s.appliedHook != nil {
+		s.appliedHook(c)
+	}
 	return nil
 }

@@ -95,6 +95,7 @@ type Source struct {
 	syncs       atomic.Int64  // snapshots loaded
 	listenerPID atomic.Uint32 // backend pid of the current feed connection
 	connectHook func(context.Context) error
+	appliedHook func(change)
 }
 
 var _ cache.Source = (*Source)(nil)

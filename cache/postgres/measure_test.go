@@ -107,7 +107,6 @@ func TestMeasureSnapshot(t *testing.T) {
 	}
 }
 
-
 // vmRSS reads the process's resident set size in bytes.
 func vmRSS(t *testing.T) int64 {
 	t.Helper()

@@ -137,3 +137,26 @@ func TestLoadMigrations(t *testing.T) {
 		})
 	}
 }
+
+func TestRunStopsOnOldSchema(t *testing.T) {
+	url := migratedDB(t)
+	s, err := Open(context.Background(), testConfig(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Someone restores an old dump between Open and Run: following it would
+	// read tables that are not there, so Run gives up with the same error.
+	mustExec(t, connect(t, url), "DROP SCHEMA revokd CASCADE")
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := s.Run(ctx); !errors.Is(err, ErrSchemaTooOld) {
+		t.Errorf("Run = %v, want ErrSchemaTooOld", err)
+	}
+	if s.replica.Ready() {
+		t.Error("replica marked ready without a snapshot")
+	}
+	if err := s.Run(ctx); err == nil {
+		t.Error("a second Run succeeded, want an error")
+	}
+}

@@ -34,3 +34,37 @@ func TestE2EPostgresTwoDaemons(t *testing.T) {
 		return err == nil && resp.Reason == client.ReasonRevoked
 	})
 }
+
+// --stale-after: with the database gone, answers fail closed once the
+// daemon has not heard from it for that long, and recover by themselves
+// when it is back.
+func TestE2EPostgresStaleAfter(t *testing.T) {
+	cluster := pgtest.Start(t) // its own: this test stops it
+	url := cluster.NewDatabase(t)
+	dir := shortDir(t)
+	d := startDaemon(t, filepath.Join(dir, "s.sock"), filepath.Join(dir, "data"),
+		"--database-url", url, "--migrate", "--stale-after", "1s", "--heartbeat", "400ms")
+	token := mint(t, jwt.MapClaims{"sub": "801"})
+	c := &client.Client{Socket: d.socket}
+	defer c.Close()
+	reason := func() string {
+		resp, err := c.Validate(context.Background(), token)
+		if err != nil {
+			t.Fatalf("validate: %v", err)
+		}
+		return resp.Reason
+	}
+	if r := reason(); r != "" {
+		t.Fatalf("with the database up: reason %q, want active", r)
+	}
+
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "answers to fail closed", 30*time.Second, func() bool { return reason() == client.ReasonUnavailable })
+
+	if err := cluster.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "answers to recover", 60*time.Second, func() bool { return reason() == "" })
+}

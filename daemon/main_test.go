@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
@@ -76,7 +77,11 @@ func (f *fakeBackend) Revoke(ctx context.Context, req client.RevokeRequest) (cli
 	f.mu.Unlock()
 	if entered != nil {
 		entered <- struct{}{}
-		<-release
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return client.RevokeResponse{}, ctx.Err()
+		}
 	}
 	if err != nil {
 		return client.RevokeResponse{}, err
@@ -247,11 +252,19 @@ func errorCode(b []byte) string {
 // that does not happen before the connection's deadline.
 func waitClosed(t testing.TB, c net.Conn) {
 	t.Helper()
+	if err := readUntilClosed(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readUntilClosed is waitClosed for goroutines other than the test's.
+func readUntilClosed(c net.Conn) error {
 	_, err := io.Copy(io.Discard, c)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("server did not close the connection")
+		return errors.New("server did not close the connection")
 	}
+	return nil
 }
 
 func doHTTP(t testing.TB, hc *http.Client, method, url, body string, hdr map[string]string) (*http.Response, []byte) {
@@ -266,6 +279,30 @@ func doHTTP(t testing.TB, hc *http.Client, method, url, body string, hdr map[str
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp, b
+}
+
+var (
+	errUnavailableForTest = fmt.Errorf("write: %w", cache.ErrUnavailable)
+	errPlainForTest       = errors.New("disk on fire")
+)
+
+// respReader reads HTTP responses from a raw connection.
+type respReader struct{ r *bufio.Reader }
+
+func newRespReader(c net.Conn) *respReader { return &respReader{bufio.NewReader(c)} }
+
+func (rr *respReader) next(t testing.TB) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.ReadResponse(rr.r, nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

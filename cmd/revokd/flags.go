@@ -48,6 +48,8 @@ func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (code int, don
 		if u := errors.Unwrap(err); u != nil && strings.HasPrefix(msg, "error parsing commandline arguments: ") {
 			msg = u.Error()
 		}
+		// Flags are documented with two dashes (Go accepts both).
+		msg = strings.NewReplacer("for flag -", "for flag --", "not defined: -", "not defined: --").Replace(msg)
 		return f.usageError(stderr, "%s", msg), true
 	}
 }

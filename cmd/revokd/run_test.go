@@ -21,7 +21,7 @@ func TestRunDispatch(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: exitUsage, wantStderr: `unknown command "frobnicate"`},
 		{name: "help for a command", args: []string{"help", "serve"}, wantCode: exitOK, wantStdout: "--hmac-secret-file"},
 		{name: "help for an unknown command", args: []string{"help", "nope"}, wantCode: exitUsage, wantStderr: `unknown command "nope"`},
-		{name: "unknown flag", args: []string{"status", "--bogus"}, wantCode: exitUsage, wantStderr: "flag provided but not defined: -bogus"},
+		{name: "unknown flag", args: []string{"status", "--bogus"}, wantCode: exitUsage, wantStderr: "flag provided but not defined: --bogus"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

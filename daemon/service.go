@@ -140,9 +140,9 @@ func (s *Service) Status() client.StatusResponse {
 		Ready:          s.r.Ready(),
 		Source:         ss.Kind,
 		SourceState:    ss.State,
-		LastContact:    ss.LastContact,
+		LastContact:    utc(ss.LastContact),
 		LastVersion:    s.r.Version(),
-		LastChange:     s.r.LastChange(),
+		LastChange:     utc(s.r.LastChange()),
 		Reconnects:     ss.Reconnects,
 		Cutoffs:        cutoffs,
 		Denials:        denials,
@@ -153,6 +153,15 @@ func (s *Service) Status() client.StatusResponse {
 		st.StaleSeconds = max(now.Sub(ss.LastContact), 0).Seconds()
 	}
 	return st
+}
+
+// utc keeps status times in one zone whatever the host's, and the zero time
+// zero (so omitzero drops it).
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
 }
 
 // Ready reports whether the replica has loaded its first snapshot.

@@ -45,7 +45,8 @@ func printJSON(w io.Writer, v any) {
 // callFailed reports a failed call to the daemon and returns the exit code:
 // 2 when the daemon said the request was bad, 1 otherwise.
 func callFailed(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "revokd %s: %v\n", name, err)
+	// The client's errors already say "revokd: "; once is enough.
+	fmt.Fprintf(stderr, "revokd %s: %s\n", name, strings.TrimPrefix(err.Error(), "revokd: "))
 	if client.IsUnavailable(err) {
 		fmt.Fprintln(stderr, "Is the daemon running? Start it with 'revokd serve', or point --socket (REVOKD_SOCKET) at its socket.")
 	}

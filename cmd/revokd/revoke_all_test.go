@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +76,35 @@ func TestRevokeAllCommand(t *testing.T) {
 		if code != c.wantCode || resp.Reason != c.reason {
 			t.Errorf("validate: exit %d reason %q, want %d %q", code, resp.Reason, c.wantCode, c.reason)
 		}
+	}
+}
+
+// --write-uids limits revoke-all and unban to the listed users; anyone else
+// gets 403, which the command reports and exits 1 for.
+func TestRevokeAllForbidden(t *testing.T) {
+	me := os.Getuid()
+	tests := []struct {
+		name       string
+		uids       string
+		wantCode   int
+		wantStderr string
+	}{
+		{name: "listed", uids: strconv.Itoa(me), wantCode: exitOK},
+		{name: "not listed", uids: strconv.Itoa(me + 4242), wantCode: exitFail, wantStderr: "403 forbidden"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := startInProcess(t, "--write-uids", tc.uids)
+			for _, cmd := range [][]string{{"revoke-all", "--sub", "x"}, {"unban", "--sub", "x"}} {
+				code, _, stderr := runCLI(t, append(cmd, "--socket", d.socket)...)
+				if code != tc.wantCode || !strings.Contains(stderr, tc.wantStderr) {
+					t.Errorf("%s: exit %d %q; want %d and %q", cmd[0], code, stderr, tc.wantCode, tc.wantStderr)
+				}
+			}
+			// Validation stays open to anyone who can open the socket.
+			if code, _, _ := runCLI(t, "validate", "--socket", d.socket, mint(t, jwt.MapClaims{"sub": "y"})); code != exitOK {
+				t.Errorf("validate: exit %d, want 0", code)
+			}
+		})
 	}
 }

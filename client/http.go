@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -85,6 +87,11 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
+		// url.Error repeats the method and the label URL; the cause is enough.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, unavailable(fmt.Sprintf("%s %s on %s", method, path, c.socket()), err)
 	}
 	return resp, nil

@@ -280,3 +280,42 @@ func TestE2ECLIExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// HTTP typed by hand on a raw connection, two requests pipelined, as a
+// client without an HTTP library (or a proxy) would send them.
+func TestE2ERawHTTP(t *testing.T) {
+	dir := shortDir(t)
+	d := startDaemon(t, filepath.Join(dir, "s.sock"), filepath.Join(dir, "data"))
+	token := mint(t, jwt.MapClaims{"sub": "901"})
+	conn, err := net.Dial("unix", d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	body := fmt.Sprintf(`{"token":%q}`, token)
+	req := fmt.Sprintf("POST /v1/validate HTTP/1.1\r\nHost: revokd\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	req += "GET /v1/auth HTTP/1.1\r\nHost: revokd\r\nAuthorization: Bearer garbage\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	wants := []struct {
+		status int
+		body   string
+	}{
+		{200, `"sub":"901"`},
+		{401, ""},
+	}
+	for i, w := range wants {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != w.status || !strings.Contains(string(b), w.body) {
+			t.Errorf("response %d: %d %s; want %d containing %s", i, resp.StatusCode, b, w.status, w.body)
+		}
+	}
+}

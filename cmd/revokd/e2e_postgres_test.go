@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -67,4 +68,22 @@ func TestE2EPostgresStaleAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "answers to recover", 60*time.Second, func() bool { return reason() == "" })
+}
+
+// A database without the schema: serve refuses, naming the fix, and leaves
+// no socket behind.
+func TestE2EPostgresNeedsMigrate(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	dir := shortDir(t)
+	socket := filepath.Join(dir, "s.sock")
+	p := startProc(t, socket, nil, "serve", "--socket", socket, "--database-url", url, "--hmac-secret-file", writeSecret(t, dir))
+	if code := p.wait(t); code != exitFail {
+		t.Errorf("exit code = %d, want %d", code, exitFail)
+	}
+	if !p.stderr.Contains("revokd migrate") {
+		t.Errorf("stderr does not name revokd migrate:\n%s", p.stderr)
+	}
+	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
+		t.Errorf("socket left behind (lstat: %v)", err)
+	}
 }

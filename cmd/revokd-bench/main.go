@@ -40,6 +40,9 @@ commands:
   run             load one server (a running revokd, or any of the servers below)
   compare         start revokd, the echo servers and the PostgreSQL and Redis
                   baselines, run them alternately and judge issue 4's targets
+  profile         build revokd in this process (same packages and wiring as
+                  serve with --data-dir) and write CPU and allocation profiles
+                  of it under load: revokd serve exposes no pprof endpoint
   keys            mint keys into a directory and print the revokd serve flags
   echo            bare echo server (transport ceiling) for --framing ndjson|http
   pg-baseline     per-request verification + PostgreSQL lookup (NDJSON)
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLoadCmd(ctx, rest, stdout, log)
 	case "compare":
 		return runCompare(ctx, rest, stdout, log)
+	case "profile":
+		return runProfile(ctx, rest, stdout, log)
 	case "keys":
 		return runKeys(rest, stdout)
 	case "echo":

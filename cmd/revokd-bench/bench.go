@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -14,8 +15,11 @@ type target struct {
 	framing framing
 	alg     string
 	pids    []int // processes whose CPU counts as the server's
-	setup   bool  // speaks NDJSON validate and revoke, so tokens can be revoked and warmed
-	check   bool  // answers mean something: check them against the mix
+	// morePIDs, when set, finds more such processes at the start of each
+	// run (PostgreSQL's backends come and go with connections).
+	morePIDs func() []int
+	setup    bool // speaks NDJSON validate and revoke, so tokens can be revoked and warmed
+	check    bool // answers mean something: check them against the mix
 }
 
 // benchConfig is what every run of every target shares.
@@ -170,7 +174,11 @@ func (b *bench) runOnce(ctx context.Context, t *target, round int) (runReport, e
 	if len(fresh) > 0 {
 		pool = &freshPool{wires: encodeAll(t.framing, fresh)}
 	}
-	server := startCPU(t.pids...)
+	pids := t.pids
+	if t.morePIDs != nil {
+		pids = append(slices.Clone(pids), t.morePIDs()...)
+	}
+	server := startCPU(pids...)
 	self := startCPU(0)
 	stats, err := b.load(ctx, t, b.cfg.mix, pool, b.cfg.duration)
 	if err != nil {
@@ -178,7 +186,7 @@ func (b *bench) runOnce(ctx context.Context, t *target, round int) (runReport, e
 	}
 	r := newRunReport(t.name, round, stats)
 	r.FreshReused = pool.reused()
-	if len(t.pids) > 0 {
+	if len(pids) > 0 {
 		if cpu, err := server.stop(); err == nil {
 			r.ServerCPU = perRequest(cpu, stats.Requests)
 		} else {

@@ -261,7 +261,7 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 	}
 
 	if want[tPG] {
-		url, cleanup, err := startPostgres(ctx, e.log)
+		url, pgPIDs, cleanup, err := startPostgres(ctx, e.log)
 		if err != nil {
 			return nil, nil, fmt.Errorf("postgres baseline: %w", err)
 		}
@@ -272,7 +272,7 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 		if err != nil {
 			return nil, nil, err
 		}
-		byName[tPG] = &target{name: tPG, socket: sock, framing: framingNDJSON, alg: "HS256", pids: []int{c.pid()}, setup: true, check: true}
+		byName[tPG] = &target{name: tPG, socket: sock, framing: framingNDJSON, alg: "HS256", pids: []int{c.pid()}, morePIDs: pgPIDs, setup: true, check: true}
 	}
 
 	if want[tRedis] {
@@ -284,7 +284,8 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 			skip(tRedis, err.Error())
 		default:
 			args, rsock := redisServerArgs(e.dir)
-			if _, err := e.spawn(ctx, "redis-server", func() error { return redisReady(rsock) }, redisPath, args...); err != nil {
+			rs, err := e.spawn(ctx, "redis-server", func() error { return redisReady(rsock) }, redisPath, args...)
+			if err != nil {
 				return nil, nil, err
 			}
 			sock := e.sock("redis-baseline")
@@ -293,7 +294,7 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 			if err != nil {
 				return nil, nil, err
 			}
-			byName[tRedis] = &target{name: tRedis, socket: sock, framing: framingNDJSON, alg: "HS256", pids: []int{c.pid()}, setup: true, check: true}
+			byName[tRedis] = &target{name: tRedis, socket: sock, framing: framingNDJSON, alg: "HS256", pids: []int{c.pid(), rs.pid()}, setup: true, check: true}
 		}
 	}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"strconv"
@@ -67,15 +68,89 @@ func startCPU(pids ...int) *cpuMeter {
 	return m
 }
 
-// stop returns the CPU time spent since startCPU, summed over the processes.
+// stop returns the CPU time spent since startCPU, summed over the
+// processes. One that exited meanwhile (a PostgreSQL backend whose
+// connection closed) is left out; it fails only when none can be read.
 func (m *cpuMeter) stop() (time.Duration, error) {
 	var total time.Duration
+	var firstErr error
+	read := 0
 	for i, p := range m.pids {
 		now, err := readCPU(p)
 		if err != nil {
-			return 0, err
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
-		total += time.Duration(now - m.start[i])
+		read++
+		total += time.Duration(max(0, now-m.start[i]))
+	}
+	if read == 0 && firstErr != nil {
+		return 0, firstErr
 	}
 	return total, nil
+}
+
+// parsePPID reads the parent PID (field 4) from the contents of /proc/PID/stat.
+func parsePPID(data []byte) (int, error) {
+	end := bytes.LastIndexByte(data, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("proc stat: no command name in %q", data)
+	}
+	fields := bytes.Fields(data[end+1:])
+	if len(fields) < 2 {
+		return 0, fmt.Errorf("proc stat: no parent PID in %q", data)
+	}
+	return strconv.Atoi(string(fields[1]))
+}
+
+// treePIDs returns root and every process below it, read from /proc. The
+// PostgreSQL baseline counts its server's CPU with this: the postmaster and
+// a backend per pooled connection.
+func treePIDs(root int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if ppid, err := parsePPID(data); err == nil {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// findProcess returns the PID of the process whose command line holds arg,
+// or 0.
+func findProcess(name, arg string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
+		if len(args) == 0 || !bytes.HasSuffix(args[0], []byte(name)) {
+			continue
+		}
+		for _, a := range args[1:] {
+			if string(a) == arg {
+				return pid
+			}
+		}
+	}
+	return 0
 }

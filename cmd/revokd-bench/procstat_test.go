@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -52,5 +53,42 @@ func TestReadCPUOfSelf(t *testing.T) {
 	}
 	if _, err := readCPU(1 << 30); err == nil {
 		t.Error("readCPU of a PID that cannot exist: got no error")
+	}
+}
+
+func TestParsePPID(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		want    int
+		wantErr bool
+	}{
+		{"plain", "1234 (postgres) S 77 1234 1234 0", 77, false},
+		{"name with parens", "5 (a) b) R 9 1", 9, false},
+		{"no name", "5 a R 9", 0, true},
+		{"short", "5 (a) R", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parsePPID([]byte(tc.data))
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("got %d, %v; want %d, error %t", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestTreePIDsHoldsRoot(t *testing.T) {
+	pids := treePIDs(1)
+	if len(pids) == 0 || pids[0] != 1 {
+		t.Errorf("treePIDs(1) = %v, want it to start with 1", pids)
+	}
+	self := os.Getpid()
+	found := false
+	for _, p := range pids {
+		found = found || p == self
+	}
+	if !found {
+		t.Errorf("treePIDs(1) lacks this process %d: every process descends from PID 1", self)
 	}
 }

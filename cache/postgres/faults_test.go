@@ -181,6 +181,17 @@ func TestHeartbeatFindsSilentConnection(t *testing.T) {
 	if got := int(a.listenerPID.Load()); got == pid {
 		t.Errorf("listener backend pid still %d after reconnecting", got)
 	}
-	mustExec(t, connect(t, url), "SELECT revokd.revoke_token('after-freeze', now() + interval '1 hour')")
+	conn := connect(t, url)
+	mustExec(t, conn, "SELECT revokd.revoke_token('after-freeze', now() + interval '1 hour')")
 	waitFor(t, "denial on the new connection", func() bool { return a.replica.Denied("after-freeze") })
+
+	// Thawed, the abandoned backend reads the feed's goodbye and leaves.
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the abandoned backend to exit", func() bool {
+		var n int
+		err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n)
+		return err == nil && n == 0
+	})
 }

@@ -93,7 +93,7 @@ func (nc *ndConn) exchange(ctx context.Context, req Request) ([]byte, error) {
 		// The cancellation fired: the deadline is poisoned and the answer,
 		// if any, may be half read.
 		if err == nil {
-			err = ctx.Err()
+			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
 	}

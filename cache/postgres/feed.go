@@ -151,12 +151,14 @@ func (s *Source) listen(ctx context.Context, conn *pgx.Conn) error {
 		waitCtx, cancel := context.WithTimeout(ctx, half)
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
-		switch {
-		case err == nil:
+		if n != nil { // pgx may hand back a buffered notification with an error
 			s.touch()
 			if err := s.apply(n); err != nil {
 				return err
 			}
+		}
+		switch {
+		case err == nil:
 			continue
 		case ctx.Err() != nil:
 			return ctx.Err()

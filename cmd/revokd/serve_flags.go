@@ -61,7 +61,9 @@ and the curl commands to try it.
 Default --data-dir: $STATE_DIRECTORY (systemd's StateDirectory=), else
 /var/lib/revokd for root, else $XDG_STATE_HOME/revokd, else
 ~/.local/state/revokd. With --dev: $XDG_STATE_HOME/revokd-dev, else
-~/.local/state/revokd-dev.
+~/.local/state/revokd-dev (revokd-dev-<uid> in the temp directory when there
+is no home); its key and store are kept there across runs. --dev uses the
+default --socket when it can create it, else revokd.sock in that directory.
 `
 
 func newServeFlags(o *serveOptions) *cmdFlags {

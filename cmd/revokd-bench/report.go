@@ -212,7 +212,7 @@ func writeChecks(w io.Writer, checks []checkResult) error {
 	for _, c := range checks {
 		ratio := "-"
 		if c.Verdict != "SKIP" {
-			ratio = spreadCell(c.Ratio, "%.2f")
+			ratio = spreadCell(c.Ratio, "%.3f")
 		}
 		verdict := c.Verdict
 		if c.Note != "" {

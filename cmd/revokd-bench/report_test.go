@@ -111,7 +111,7 @@ func TestTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(buf.String(), "\n")
-	for _, want := range []string{"0.85 [0.70–0.90]", "≥ 0.80", "PASS"} {
+	for _, want := range []string{"0.850 [0.700–0.900]", "≥ 0.80", "PASS"} {
 		if !strings.Contains(lines[1], want) {
 			t.Errorf("check line %q lacks %q", lines[1], want)
 		}

@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/revokd/revokd/client"
+)
+
+// panicLog records log lines that report a recovered panic: net/http turns a
+// handler's panic into a log line, which a fuzz target must still catch.
+type panicLog struct {
+	mu     sync.Mutex
+	panics []string
+}
+
+func (p *panicLog) Enabled(context.Context, slog.Level) bool { return true }
+func (p *panicLog) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		p.mu.Lock()
+		p.panics = append(p.panics, r.Message)
+		p.mu.Unlock()
+	}
+	return nil
+}
+func (p *panicLog) WithAttrs([]slog.Attr) slog.Handler { return p }
+func (p *panicLog) WithGroup(string) slog.Handler      { return p }
+
+func (p *panicLog) check(t *testing.T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.panics) > 0 {
+		t.Fatalf("server recovered a panic: %s", p.panics[0])
+	}
+}
+
+// exchange writes in to a new connection, half-closes it, and returns
+// everything the server sent until it closed.
+func exchange(t *testing.T, path string, in []byte) []byte {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testWait))
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(in)
+		c.(*net.UnixConn).CloseWrite()
+		werr <- err
+	}()
+	out, err := io.ReadAll(c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("server neither answered nor closed: %v", err)
+	}
+	<-werr // the server may hang up before reading everything; that is fine
+	return out
+}
+
+// checkLines fails unless every line of out is one JSON value, at most one
+// per line of in.
+func checkLines(t *testing.T, in, out []byte) {
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		t.Fatalf("answer without final newline: %q", out)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(out, []byte("\n")), []byte("\n"))
+	if len(out) == 0 {
+		lines = nil
+	}
+	if max := bytes.Count(in, []byte("\n")) + 1; len(lines) > max {
+		t.Fatalf("%d answers for at most %d lines", len(lines), max)
+	}
+	for _, l := range lines {
+		if !json.Valid(l) {
+			t.Fatalf("answer is not JSON: %q", l)
+		}
+	}
+}
+
+func FuzzNDJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"op":"validate","token":"good"}` + "\n",
+		`{"op":"validate","token":"good"}` + "\n" + `{"op":"validate","token":"revoked"}`,
+		`{"token":"good","op":"validate"}` + "\r\n\n\n",
+		`{"op":"validate","token":"go\u006fd"}` + "\n",
+		`{"op":"validate","token":"good","op":"status"}` + "\n",
+		`{"op":"revoke","jti":"x","exp":99999999999}` + "\n",
+		`{"op":"revoke-all","sub":"1","before":"2030-01-01T00:00:00Z"}` + "\n",
+		`{"op":"revoke-all","claim":"sid"}` + "\n",
+		`{"op":"unban","sub":"1"}` + "\n" + `{"op":"status"}` + "\n",
+		`{"op":` + "\n" + `}}}` + "\n" + `[1,2]` + "\n" + `"x"` + "\n" + `null` + "\n",
+		`{"op":"validate","token":"` + "\xff\xfe" + `"}` + "\n",
+		`{"op":"validate","token":"a\"b"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	logs := &panicLog{}
+	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// The fast path must agree with encoding/json wherever it answers.
+		if op, tok, ok := scanTokenObject(data); ok {
+			var req client.Request
+			if err := json.Unmarshal(data, &req); err != nil {
+				t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, data)
+			}
+			if req.Op != string(op) || req.Token != string(tok) {
+				t.Fatalf("fast path read op %q token %q, encoding/json %q %q", op, tok, req.Op, req.Token)
+			}
+		}
+		// Open with a status line so the connection is NDJSON whatever data
+		// starts with.
+		in := append([]byte(`{"op":"status"}`+"\n"), data...)
+		checkLines(t, in, exchange(t, ts.path, in))
+		logs.check(t)
+	})
+}
+
+func FuzzHTTP(f *testing.F) {
+	for _, seed := range []string{
+		"POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\n\r\n{\"token\":\"good\"}",
+		"GET /v1/auth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n\r\n",
+		"GET /v1/auth HTTP/1.1\r\nHost: x\r\nAuthorization: JWT\r\n\r\n",
+		"GET /v1/validate HTTP/1.1\r\nHost: x\r\n\r\n",
+		"DELETE /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /v1/revoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"tok\r\n0\r\n\r\n",
+		"POST /v1/revoke-all HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"sub\":",
+		"HEAD /healthz HTTP/1.0\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"GARBAGE\r\n\r\n",
+		"POST /v1/unban HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"sub\":\"1\"}GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"{\"op\":\"status\"}\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	logs := &panicLog{}
+	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512, MaxHeaderBytes: 4096})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out := exchange(t, ts.path, data)
+		logs.check(t)
+		if len(data) > 0 && data[0] == '{' {
+			checkLines(t, data, out)
+			return
+		}
+		if len(out) == 0 {
+			return
+		}
+		// The first answer must parse; one from our handlers that reports an
+		// error must be a JSON error.
+		var req *http.Request
+		if bytes.HasPrefix(data, []byte("HEAD ")) {
+			req = &http.Request{Method: "HEAD"}
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(out)), req)
+		if err != nil {
+			t.Fatalf("unparsable answer (%v): %q", err, out)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get(client.VersionHeader) == "" || resp.StatusCode < 400 || req != nil {
+			return
+		}
+		if resp.StatusCode == http.StatusUnauthorized { // /v1/auth: a validate answer
+			if !json.Valid(body) {
+				t.Fatalf("401 body is not JSON: %q", body)
+			}
+			return
+		}
+		if code := errorCode(body); !knownCodes[code] {
+			t.Fatalf("error answer %d is not a JSON error: %s", resp.StatusCode, code)
+		}
+	})
+}
+
+var knownCodes = map[string]bool{
+	client.CodeBadRequest: true, client.CodeForbidden: true, client.CodeNotFound: true,
+	client.CodeMethodNotAllowed: true, client.CodeTooLarge: true, client.CodeInternal: true,
+	client.CodeUnavailable: true,
+}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/revokd/revokd/cache/postgres/pgtest"
 )
 
 // Target names in the order each round runs them.
@@ -261,18 +263,15 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 	}
 
 	if want[tPG] {
-		url, pgPIDs, cleanup, err := startPostgres(ctx, e.log)
-		if err != nil {
-			return nil, nil, fmt.Errorf("postgres baseline: %w", err)
-		}
-		e.cleanups = append(e.cleanups, cleanup)
-		sock := e.sock("pg")
-		c, err := e.spawn(ctx, "pg-baseline", func() error { return socketAccepts(sock) }, e.self,
-			"pg-baseline", "--socket", sock, "--database-url", url, "--keys-dir", keysDir, "--pool", fmt.Sprint(conns))
-		if err != nil {
+		t, why, err := e.startPG(ctx, keysDir, conns)
+		switch {
+		case err != nil:
 			return nil, nil, err
+		case why != "":
+			skip(tPG, why)
+		default:
+			byName[tPG] = t
 		}
-		byName[tPG] = &target{name: tPG, socket: sock, framing: framingNDJSON, alg: "HS256", pids: []int{c.pid()}, morePIDs: pgPIDs, setup: true, check: true}
 	}
 
 	if want[tRedis] {
@@ -308,6 +307,27 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 		return nil, notes, errors.New("compare: no target to run")
 	}
 	return targets, notes, nil
+}
+
+// startPG starts a throwaway PostgreSQL and the baseline against it. It
+// returns why it skipped when the PostgreSQL binaries are not installed.
+func (e *compareEnv) startPG(ctx context.Context, keysDir string, conns int) (*target, string, error) {
+	url, pgPIDs, cleanup, err := startPostgres(ctx, e.log)
+	if errors.Is(err, pgtest.ErrNoBinaries) {
+		return nil, err.Error(), nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("postgres baseline: %w", err)
+	}
+	e.cleanups = append(e.cleanups, cleanup)
+	sock := e.sock("pg")
+	c, err := e.spawn(ctx, "pg-baseline", func() error { return socketAccepts(sock) }, e.self,
+		"pg-baseline", "--socket", sock, "--database-url", url, "--keys-dir", keysDir, "--pool", fmt.Sprint(conns))
+	if err != nil {
+		return nil, "", err
+	}
+	return &target{name: tPG, socket: sock, framing: framingNDJSON, alg: "HS256", pids: []int{c.pid()},
+		morePIDs: pgPIDs, setup: true, check: true}, "", nil
 }
 
 // probeAnswer validates one seen-before HS256 token and returns the size of

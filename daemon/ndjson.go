@@ -16,17 +16,37 @@ import (
 // ndjsonWriteBuffer holds many pipelined answers between flushes.
 const ndjsonWriteBuffer = 16 << 10
 
-// deadlineWriter refreshes the write deadline before each write to the
-// socket, so a client that stops reading is cut off after WriteTimeout
-// while a buffered writer's flushes cost one deadline each, not one per
-// answer.
+// deadline keeps a connection's read or write deadline at least 7/8 of
+// its timeout ahead of now, without moving it on every request: a ping-pong
+// client would otherwise pay a poller timer update per request and per
+// answer. set forces a deadline (a line's, which is shorter).
+type deadline struct {
+	set func(time.Time) error
+	at  time.Time
+}
+
+func (d *deadline) refresh(now time.Time, timeout time.Duration) {
+	if d.at.Sub(now) < timeout-timeout/8 {
+		d.force(now.Add(timeout))
+	}
+}
+
+func (d *deadline) force(t time.Time) {
+	d.at = t
+	d.set(t)
+}
+
+// deadlineWriter keeps the write deadline ahead before each write to the
+// socket, so a client that stops reading is cut off after about
+// WriteTimeout.
 type deadlineWriter struct {
-	c       net.Conn
-	timeout time.Duration
+	c        net.Conn
+	timeout  time.Duration
+	deadline *deadline
 }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
-	w.c.SetWriteDeadline(time.Now().Add(w.timeout))
+	w.deadline.refresh(time.Now(), w.timeout)
 	return w.c.Write(p)
 }
 
@@ -35,14 +55,18 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 // a batch of answers per write and a ping-pong client one write per request.
 func (s *Server) serveNDJSON(c *conn) {
 	br := c.br
-	bw := bufio.NewWriterSize(deadlineWriter{c.Conn, s.lim.writeTimeout}, ndjsonWriteBuffer)
+	rd := &deadline{set: c.Conn.SetReadDeadline}
+	wd := &deadline{set: c.Conn.SetWriteDeadline}
+	bw := bufio.NewWriterSize(deadlineWriter{c.Conn, s.lim.writeTimeout, wd}, ndjsonWriteBuffer)
 	var long []byte // assembles lines longer than the read buffer
 	for {
 		if br.Buffered() == 0 {
 			if bw.Buffered() > 0 && bw.Flush() != nil {
 				return
 			}
-			c.Conn.SetReadDeadline(time.Now().Add(s.lim.idleTimeout))
+			// Shutdown may have expired the deadline meanwhile; checking done
+			// after this covers that case whether or not this moved it.
+			rd.refresh(time.Now(), s.lim.idleTimeout)
 			if s.shuttingDown() {
 				return
 			}
@@ -53,7 +77,7 @@ func (s *Server) serveNDJSON(c *conn) {
 		// A line not yet complete in the buffer must complete within
 		// LineTimeout, however slowly its bytes trickle in.
 		if buf, _ := br.Peek(br.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
-			c.Conn.SetReadDeadline(time.Now().Add(s.lim.lineTimeout))
+			rd.force(time.Now().Add(s.lim.lineTimeout))
 			if s.shuttingDown() {
 				bw.Flush()
 				return

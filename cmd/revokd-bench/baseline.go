@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -42,7 +43,12 @@ type checked struct {
 // verify returns the token's fields, or the reason it is not active.
 func (v *verifier) verify(token string) (checked, string) {
 	var claims jwt.MapClaims
-	if _, err := v.parser.ParseWithClaims(token, &claims, v.keys.verifyKey); err != nil {
+	if tok, err := v.parser.ParseWithClaims(token, &claims, v.keys.verifyKey); err != nil {
+		// golang-jwt reports an algorithm outside WithValidMethods as a bad
+		// signature; the daemon calls it unsupported_alg.
+		if tok != nil && tok.Method != nil && !slices.Contains(algorithms, tok.Method.Alg()) {
+			return checked{}, client.ReasonUnsupportedAlg
+		}
 		return checked{}, reasonFor(err)
 	}
 	c := checked{claims: claims}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer, log *slog.
 		if name == "" {
 			continue
 		}
-		if !contains(allTargets(), name) {
+		if !slices.Contains(allTargets(), name) {
 			return fmt.Errorf("compare: unknown target %q (known: %s)", name, strings.Join(allTargets(), ","))
 		}
 		want[name] = true
@@ -117,15 +118,6 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	settings["targets"] = cf.targets
 	rep := report{Settings: settings, Runs: runs, Summary: summarize(runs), Checks: judgeTargets(runs, env.skipped), Notes: notes}
 	return emit(stdout, rep, lf.jsonPath)
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 // compareEnv is everything compare starts, and stops again.

@@ -102,6 +102,7 @@ func TestHTTPMetricsCount(t *testing.T) {
 		`revokd_replica_cutoffs 2`,
 		`revokd_replica_denials 3`,
 		`revokd_connections_open 2`,
+		`go_goroutines `,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -22,8 +23,8 @@ type Config struct {
 	Version string       // sent in client.VersionHeader and in status
 
 	// Metrics receives the server's collectors and is what /metrics serves.
-	// nil: a private registry. Never the global default, so tests can build
-	// many servers.
+	// nil: a private registry, with the Go runtime and process collectors
+	// added. Never the global default, so tests can build many servers.
 	Metrics *prometheus.Registry
 
 	// WriteUIDs and WriteGIDs limit revoke-all and unban to callers whose
@@ -86,6 +87,7 @@ func NewServer(cfg Config) *Server {
 	reg := cfg.Metrics
 	if reg == nil {
 		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	lim := limitsOf(cfg)
 	s := &Server{

@@ -40,9 +40,10 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/revokd
 
 ## bench: the load tool's script when there is one, else the Go benchmarks
+##        (make bench BENCH_ARGS="--runs 5 --profile" passes flags to the script)
 bench:
 	@if [ -f scripts/bench.sh ]; then \
-		bash scripts/bench.sh; \
+		bash scripts/bench.sh $(BENCH_ARGS); \
 	else \
 		$(GO) test -run '^$$' -bench . -benchmem ./...; \
 	fi

@@ -10,6 +10,10 @@ import (
 // made durable. Callers answer 503 and acknowledge nothing.
 var ErrUnavailable = errors.New("revocation store unavailable")
 
+// ErrInvalid means the store refused a write for its content (an id or
+// value over the size limit, say). Nothing was written; callers answer 400.
+var ErrInvalid = errors.New("invalid revocation")
+
 // Source is a store of revocations that keeps a Replica in step with it.
 //
 // Writes return only after the change is durable, and apply it to the replica

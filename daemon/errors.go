@@ -27,7 +27,7 @@ func badRequest(format string, args ...any) error {
 // It is the one place where errors become answers.
 func errorOf(err error) (int, client.ErrorBody) {
 	switch {
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, cache.ErrInvalid):
 		return http.StatusBadRequest, client.ErrorBody{Code: client.CodeBadRequest, Message: err.Error()}
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, client.ErrorBody{Code: client.CodeForbidden, Message: err.Error()}

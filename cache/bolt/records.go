@@ -3,9 +3,10 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/revokd/revokd/cache"
 )
 
 // MaxKeyBytes bounds a claim name, a claim value and a token id. Keys are
@@ -15,7 +16,7 @@ const MaxKeyBytes = 512
 
 // ErrInvalid marks a request the store refuses because of its content; the
 // daemon answers it with 400. Every error below wraps it.
-var ErrInvalid = errors.New("invalid revocation")
+var ErrInvalid = cache.ErrInvalid
 
 // ErrTooLong means a claim, value or token id is longer than MaxKeyBytes.
 // It wraps ErrInvalid.

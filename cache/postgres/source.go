@@ -74,7 +74,7 @@ type Config struct {
 // ErrInvalid wraps writes the database refused as invalid (a CHECK
 // constraint, such as a token id over 512 bytes): a bad request, not an
 // outage.
-var ErrInvalid = errors.New("rejected by the database as invalid")
+var ErrInvalid = fmt.Errorf("rejected by the database: %w", cache.ErrInvalid)
 
 // Source is a cache.Source backed by PostgreSQL.
 type Source struct {

@@ -85,6 +85,7 @@ func BenchmarkValidate(b *testing.B) {
 // busyReplica holds a thousand cutoffs and denials that match nothing.
 func busyReplica() *cache.Replica {
 	r := cache.NewReplica(cache.SystemClock{}, 0)
+	r.SetReady()
 	for i := range 1000 {
 		r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: fmt.Sprintf("user-%d", 1000+i), Before: time.Now(), Version: int64(2*i + 1)})
 		r.ApplyDenial(cache.Denial{ID: fmt.Sprintf("j-%d", 1000+i), ExpiresAt: time.Now().Add(time.Hour), Version: int64(2*i + 2)})

@@ -116,6 +116,7 @@ func TestConformance(t *testing.T) {
 		cfg := profileConfig(t, prof)
 		cfg.Clock = cache.NewManualClock(now)
 		cfg.Replica = cache.NewReplica(cfg.Clock, cfg.MaxSessionAge)
+		cfg.Replica.SetReady()
 		p, err := pipeline.New(cfg)
 		if err != nil {
 			t.Fatalf("profile %s: New: %v", name, err)

@@ -45,6 +45,7 @@ func FuzzValidate(f *testing.F) {
 	clock := cache.NewManualClock(now)
 	cfg.Clock = clock
 	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge)
+	cfg.Replica.SetReady()
 	p, err := pipeline.New(cfg)
 	if err != nil {
 		f.Fatalf("New: %v", err)

@@ -101,6 +101,7 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 	}
 	f := &fixture{t: t, clock: cache.NewManualClock(t0)}
 	f.replica = cache.NewReplica(f.clock, cfg.MaxSessionAge)
+	f.replica.SetReady()
 	cfg.Clock, cfg.Replica = f.clock, f.replica
 	p, err := pipeline.New(cfg)
 	if err != nil {

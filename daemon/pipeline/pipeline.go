@@ -104,7 +104,9 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result {
 	if p.cfg.MaxSessionAge > 0 && now.Sub(v.SessionStart) > p.cfg.MaxSessionAge {
 		return Result{Reason: client.ReasonSessionExpired, Token: v}
 	}
-	if p.cfg.Stale != nil && p.cfg.Stale() {
+	// Before the first snapshot the replica knows of no revocation at all:
+	// answering from it would let every revoked token through.
+	if !p.replica.Ready() || (p.cfg.Stale != nil && p.cfg.Stale()) {
 		return Result{Reason: client.ReasonUnavailable, Token: v}
 	}
 	// Of all the cutoffs that reject the token, report the latest, so a ban

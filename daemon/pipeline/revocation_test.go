@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
@@ -309,5 +310,32 @@ func TestConcurrentValidate(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// A replica that has not loaded its first snapshot knows of no revocation,
+// so answering from it would fail open: until it is ready, a token that
+// passes every other check is unavailable, and one that fails keeps its own
+// reason.
+func TestReplicaNotReadyIsUnavailable(t *testing.T) {
+	clock := cache.NewManualClock(t0)
+	replica := cache.NewReplica(clock, 0)
+	p, err := pipeline.New(pipeline.Config{HMACSecret: keys().hmac, Clock: clock, Replica: replica})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	tok := hs256(t, baseClaims())
+	expired := hs256(t, with(baseClaims(), claims{"exp": t0.Unix() - 3600}))
+
+	if r := p.Validate(tok); r.Reason != client.ReasonUnavailable {
+		t.Fatalf("before the snapshot: reason = %q, want %q", r.Reason, client.ReasonUnavailable)
+	}
+	if r := p.Validate(expired); r.Reason != client.ReasonExpired {
+		t.Fatalf("expired token before the snapshot: reason = %q, want %q", r.Reason, client.ReasonExpired)
+	}
+	replica.SetReady()
+	if r := p.Validate(tok); !r.Active() {
+		t.Fatalf("after the snapshot: reason = %q, want active", r.Reason)
 	}
 }

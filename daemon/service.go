@@ -57,6 +57,11 @@ func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.
 	switch {
 	case req.Token != "":
 		res := s.p.Validate(req.Token)
+		if res.Reason == client.ReasonUnavailable {
+			// Whether the token is already revoked is unknown; "stored":
+			// false would tell the caller its revocation was not needed.
+			return client.RevokeResponse{}, fmt.Errorf("revoke token: %w", cache.ErrUnavailable)
+		}
 		if !res.Active() {
 			return client.RevokeResponse{}, nil
 		}

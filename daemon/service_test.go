@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -332,5 +333,28 @@ func TestServiceStatusAndStaleness(t *testing.T) {
 	f.src.lastContact = time.Time{}
 	if stale := StaleFunc(f.src, f.clock, time.Minute); !stale() {
 		t.Error("StaleFunc before any contact: got fresh, want stale")
+	}
+}
+
+// When the replica is stale the daemon cannot tell whether a token is
+// already revoked, so a revocation by token is refused with 503 rather than
+// answered "stored": false.
+func TestServiceRevokeWhileStale(t *testing.T) {
+	f := newServiceFixture(t, time.Minute)
+	tok := mint(t, "alice", "j-stale", t0)
+	f.clock.Add(2 * time.Minute)
+	_, err := f.svc.Revoke(context.Background(), client.RevokeRequest{Token: tok})
+	if !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Revoke while stale: got %v, want ErrUnavailable", err)
+	}
+	if f.src.writes != 0 {
+		t.Errorf("source written %d times while stale, want 0", f.src.writes)
+	}
+}
+
+func TestInvalidWriteIsBadRequest(t *testing.T) {
+	err := fmt.Errorf("revoke token: %w", cache.ErrInvalid)
+	if status, body := errorOf(err); status != 400 || body.Code != client.CodeBadRequest {
+		t.Errorf("errorOf(ErrInvalid) = %d %q, want 400 %q", status, body.Code, client.CodeBadRequest)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/systemd"
 )
 
 // storeFile is the embedded store's file name inside --data-dir.
@@ -152,6 +153,7 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	g.Go("source", src.Run)
 	g.Go("server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	g.Go("readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) })
+	g.Go("watchdog", func(ctx context.Context) error { return d.watchdog(ctx, svc) })
 	err = g.Wait()
 	if err == nil {
 		d.log.Info("stopped", "socket", o.socket)
@@ -163,8 +165,18 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 // --socket, turning "another daemon is serving there" into a message that
 // says what to do.
 func (d *daemonRun) listen() (net.Listener, error) {
+	ln, activated, err := systemd.Listener()
+	if err != nil {
+		return nil, err
+	}
+	if activated {
+		// systemd owns this socket: its path and mode, and removing it.
+		d.opts.socket = ln.Addr().String()
+		d.log.Info("listening on the socket systemd passed", "socket", d.opts.socket)
+		return ln, nil
+	}
 	path := d.opts.socket
-	ln, err := daemon.Listen(path, os.FileMode(d.opts.socketMode))
+	ln, err = daemon.Listen(path, os.FileMode(d.opts.socketMode))
 	if errors.Is(err, daemon.ErrInUse) {
 		return nil, fmt.Errorf("another revokd is already serving on %s; stop it first, or give this one another --socket", path)
 	}
@@ -244,10 +256,32 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 	t.Stop()
 	cutoffs, denials := replica.Sizes()
 	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "version", revokdVersion())
+	if err := systemd.Ready(); err != nil {
+		d.log.Warn("tell systemd the daemon is ready", "err", err)
+	}
 	if d.dev != nil {
 		d.dev.printWelcome(d.stdout, d.opts.socket)
 	}
 	<-ctx.Done()
 	d.log.Info("stopping: draining connections")
+	if err := systemd.Stopping(); err != nil {
+		d.log.Warn("tell systemd the daemon is stopping", "err", err)
+	}
+	return nil
+}
+
+// watchdog pings systemd's watchdog (WatchdogSec= in revokd.service) while
+// the daemon can answer from a loaded, fresh replica. Without a watchdog it
+// just waits for the end.
+func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
+	err := systemd.Watchdog(ctx, func() bool {
+		st := svc.Status()
+		return st.Ready && !st.Stale
+	})
+	if err != nil {
+		// A missed ping is systemd's to judge; it is no reason to stop.
+		d.log.Warn("systemd watchdog", "err", err)
+	}
+	<-ctx.Done()
 	return nil
 }

@@ -271,13 +271,12 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 }
 
 // watchdog pings systemd's watchdog (WatchdogSec= in revokd.service) while
-// the daemon can answer from a loaded, fresh replica. Without a watchdog it
-// just waits for the end.
+// the daemon holds a loaded replica. A stale replica still pings: the
+// database being away is no fault a restart could fix, and a restart would
+// throw away the revocations the daemon still enforces. Without a watchdog
+// it just waits for the end.
 func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
-	err := systemd.Watchdog(ctx, func() bool {
-		st := svc.Status()
-		return st.Ready && !st.Stale
-	})
+	err := systemd.Watchdog(ctx, svc.Ready)
 	if err != nil {
 		// A missed ping is systemd's to judge; it is no reason to stop.
 		d.log.Warn("systemd watchdog", "err", err)

@@ -47,6 +47,10 @@ func Listener() (net.Listener, bool, error) {
 		closeAll(lns)
 		return nil, false, fmt.Errorf("socket activation: %w: got a %s socket, want a Unix stream socket", ErrActivation, lns[0].Addr().Network())
 	}
+	if err := checkStreamListener(ln); err != nil {
+		_ = ln.Close()
+		return nil, false, fmt.Errorf("socket activation: %w", err)
+	}
 	return ln, true, nil
 }
 

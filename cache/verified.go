@@ -21,7 +21,12 @@ const DefaultVerifiedBytes = 64 << 20
 // as "verify again", never as an answer, and must re-check everything that
 // depends on time or on the replica after a hit.
 type VerifiedTokens[V any] struct {
-	c *ristretto.Cache[string, *verifiedEntry[V]]
+	// Keyed by the token's hash, computed here: ristretto would hash a
+	// string key through a function value, so a token held as bytes would
+	// have to be copied into a string for every lookup.
+	c         *ristretto.Cache[uint64, *verifiedEntry[V]]
+	hash      func(string) uint64
+	hashBytes func([]byte) uint64 // equal to hash for the same bytes
 }
 
 // verifiedEntry keeps the token beside its value. ristretto knows keys only
@@ -41,12 +46,20 @@ const entryOverhead = 128
 // 0 means DefaultVerifiedBytes.
 func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 	seed := maphash.MakeSeed()
-	return newVerifiedTokens[V](maxBytes, func(token string) uint64 { return maphash.String(seed, token) })
+	// maphash hashes a byte sequence the same way whether it comes as a
+	// string or a slice.
+	return newVerifiedTokensHashes[V](maxBytes,
+		func(token string) uint64 { return maphash.String(seed, token) },
+		func(token []byte) uint64 { return maphash.Bytes(seed, token) })
 }
 
 // newVerifiedTokens takes the hash as a parameter so tests can force
 // collisions.
 func newVerifiedTokens[V any](maxBytes int64, hash func(string) uint64) (*VerifiedTokens[V], error) {
+	return newVerifiedTokensHashes[V](maxBytes, hash, func(b []byte) uint64 { return hash(string(b)) })
+}
+
+func newVerifiedTokensHashes[V any](maxBytes int64, hash func(string) uint64, hashBytes func([]byte) uint64) (*VerifiedTokens[V], error) {
 	if maxBytes == 0 {
 		maxBytes = DefaultVerifiedBytes
 	}
@@ -57,7 +70,7 @@ func newVerifiedTokens[V any](maxBytes int64, hash func(string) uint64) (*Verifi
 	// token costs roughly a kilobyte (token, claims and the precomputed
 	// answer), so one counter per hundred bytes is about right.
 	counters := max(maxBytes/100, 1024)
-	c, err := ristretto.NewCache(&ristretto.Config[string, *verifiedEntry[V]]{
+	c, err := ristretto.NewCache(&ristretto.Config[uint64, *verifiedEntry[V]]{
 		NumCounters: counters,
 		MaxCost:     maxBytes,
 		// Every Get records its key in a per-P stripe that, when full, is
@@ -74,18 +87,29 @@ func newVerifiedTokens[V any](maxBytes int64, hash func(string) uint64) (*Verifi
 		// One seeded hash instead of ristretto's two: Get confirms the
 		// token itself, so a second hash to tell collisions apart would be
 		// work for nothing on every lookup.
-		KeyToHash: func(token string) (uint64, uint64) { return hash(token), 0 },
+		KeyToHash: func(h uint64) (uint64, uint64) { return h, 0 },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verified-token cache: %w", err)
 	}
-	return &VerifiedTokens[V]{c: c}, nil
+	return &VerifiedTokens[V]{c: c, hash: hash, hashBytes: hashBytes}, nil
 }
 
 // Get returns the entry cached for token, if ristretto still holds one.
 func (v *VerifiedTokens[V]) Get(token string) (V, bool) {
-	e, ok := v.c.Get(token)
+	e, ok := v.c.Get(v.hash(token))
 	if !ok || e.token != token {
+		var zero V
+		return zero, false
+	}
+	return e.val, true
+}
+
+// GetBytes is Get for a token held in a buffer, such as a request line:
+// neither the hash nor the comparison copies it into a string.
+func (v *VerifiedTokens[V]) GetBytes(token []byte) (V, bool) {
+	e, ok := v.c.Get(v.hashBytes(token))
+	if !ok || e.token != string(token) {
 		var zero V
 		return zero, false
 	}
@@ -100,7 +124,7 @@ func (v *VerifiedTokens[V]) Get(token string) (V, bool) {
 // cheap way to say "expired" and leaves when the budget needs room.
 func (v *VerifiedTokens[V]) Set(token string, val V, cost int64) {
 	e := &verifiedEntry[V]{token: strings.Clone(token), val: val}
-	v.c.Set(e.token, e, cost+int64(len(token))+entryOverhead)
+	v.c.Set(v.hash(e.token), e, cost+int64(len(token))+entryOverhead)
 }
 
 // Wait blocks until earlier Sets have been applied or dropped. Tests use it

@@ -147,7 +147,7 @@ func readLine(br *bufio.Reader, max int64, long *[]byte) (line []byte, tooLarge 
 func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 	h := s.h
 	if op, tok, ok := scanTokenObject(line); ok && string(op) == client.OpValidate && len(tok) > 0 {
-		res := h.backend.Validate(string(tok))
+		res := h.validateBytes(tok)
 		h.m.result(res.Reason)
 		h.m.validateOK.Inc()
 		return append(appendResult(b, res), '\n')

@@ -20,21 +20,15 @@ test: fmt vet staticcheck unit
 ## check: the same as test
 check: test
 
-# deps_tmp.go is the temporary file that keeps go.mod's dependencies
-# required until the code imports them; it is left out until it goes away.
 fmt:
-	@out="$$(find . -name '*.go' -not -path './deps_tmp.go' -not -path './.git/*' -print0 | xargs -0 gofmt -l)"; \
+	@out="$$(find . -name '*.go' -not -path './.git/*' -print0 | xargs -0 gofmt -l)"; \
 	if [ -n "$$out" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
 
-# SA1019 (use of a deprecated identifier) is off for now: cache/bolt uses
-# bbolt.ErrTimeout, deprecated in favour of bbolt/errors. Turn it back on
-# (STATICCHECK_CHECKS=inherit) once that is changed.
-STATICCHECK_CHECKS ?= inherit,-SA1019
 staticcheck:
-	$(STATICCHECK) -checks '$(STATICCHECK_CHECKS)' ./...
+	$(STATICCHECK) ./...
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -17,8 +17,9 @@ type SystemClock struct{}
 // Now returns the current time.
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// ManualClock is a Clock that only moves when told to. Its zero value starts
-// at the Unix epoch.
+// ManualClock is a Clock that only moves when told to. Its zero value reads
+// the zero time.Time (1 January, year 1), so tests start it with
+// NewManualClock.
 type ManualClock struct {
 	mu  sync.Mutex
 	now time.Time

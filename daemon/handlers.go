@@ -35,15 +35,8 @@ type bytesValidator interface {
 // validateBytes validates a token held in a request buffer, without copying
 // it when the backend allows.
 func (h *handlers) validateBytes(token []byte) pipeline.Result {
-	switch b := h.backend.(type) {
-	case bytesValidator:
+	if b, ok := h.backend.(bytesValidator); ok {
 		return b.ValidateBytes(token)
-	case *Service:
-		// Service.Validate only runs its pipeline, so ask the pipeline
-		// directly (until Service grows a ValidateBytes of its own).
-		if bv, ok := b.p.(bytesValidator); ok {
-			return bv.ValidateBytes(token)
-		}
 	}
 	return h.backend.Validate(string(token))
 }

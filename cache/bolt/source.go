@@ -15,6 +15,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/revokd/revokd/cache"
 )
@@ -96,7 +97,7 @@ func OpenConfig(cfg Config) (*Source, error) {
 		cfg.LockTimeout = DefaultLockTimeout
 	}
 	db, err := bbolt.Open(cfg.Path, 0o600, &bbolt.Options{Timeout: cfg.LockTimeout})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open bolt store %s: %w (is another revokd using this data directory?)", cfg.Path, ErrLocked)
 	}
 	if err != nil {

@@ -438,6 +438,66 @@ func TestReplicaMemory1M(t *testing.T) {
 
 // BenchmarkReplicaLookup is the hot path: one cutoff and one denial lookup
 // per validation, against a replica of 100k entries each.
+func TestReplicaReject(t *testing.T) {
+	us := func(t time.Time) int64 { return t.UnixMicro() }
+	claims := []cache.ClaimValue{{Claim: "sub", Value: "42"}, {Claim: "sid", Value: "s1"}}
+	start := us(r0)
+	tests := []struct {
+		name    string
+		cutoffs []cache.Cutoff
+		denials []cache.Denial
+		altID   string
+		want    cache.Rejection
+	}{
+		{name: "nothing held", want: cache.Rejection{}},
+		{name: "cutoff after the start rejects",
+			cutoffs: []cache.Cutoff{{Claim: "sub", Value: "42", Before: r0.Add(time.Microsecond)}},
+			want:    cache.Rejection{Claim: "sub", Before: start + 1}},
+		{name: "cutoff equal to the start does not (strictly before)",
+			cutoffs: []cache.Cutoff{{Claim: "sub", Value: "42", Before: r0}}},
+		{name: "cutoff on another value does not",
+			cutoffs: []cache.Cutoff{{Claim: "sub", Value: "43", Before: r0.Add(time.Hour)}}},
+		{name: "cutoff on an unlisted claim does not",
+			cutoffs: []cache.Cutoff{{Claim: "org", Value: "42", Before: r0.Add(time.Hour)}}},
+		{name: "the latest of two rejecting cutoffs is reported",
+			cutoffs: []cache.Cutoff{
+				{Claim: "sub", Value: "42", Before: r0.Add(time.Minute)},
+				{Claim: "sid", Value: "s1", Before: r0.Add(time.Hour)},
+			},
+			want: cache.Rejection{Claim: "sid", Before: us(r0.Add(time.Hour))}},
+		{name: "a cutoff wins over a denial",
+			cutoffs: []cache.Cutoff{{Claim: "sub", Value: "42", Before: r0.Add(time.Minute)}},
+			denials: []cache.Denial{{ID: "j1", ExpiresAt: r0.Add(time.Hour)}},
+			want:    cache.Rejection{Claim: "sub", Before: us(r0.Add(time.Minute))}},
+		{name: "denied id",
+			denials: []cache.Denial{{ID: "j1", ExpiresAt: r0.Add(time.Hour)}},
+			want:    cache.Rejection{Denied: true}},
+		{name: "denied twin id",
+			denials: []cache.Denial{{ID: "twin", ExpiresAt: r0.Add(time.Hour)}},
+			altID:   "twin",
+			want:    cache.Rejection{Denied: true}},
+		{name: "expired denial no longer counts",
+			denials: []cache.Denial{{ID: "j1", ExpiresAt: r0.Add(time.Minute)}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cache.NewReplica(cache.NewManualClock(r0), 0)
+			for i, c := range tc.cutoffs {
+				c.Version = int64(i + 1)
+				r.ApplyCutoff(c)
+			}
+			for i, d := range tc.denials {
+				d.Version = int64(100 + i)
+				r.ApplyDenial(d)
+			}
+			now := us(r0.Add(2 * time.Minute))
+			if got := r.Reject(claims, start, "j1", tc.altID, now); got != tc.want {
+				t.Errorf("Reject = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
 func BenchmarkReplicaLookup(b *testing.B) {
 	const n = 100_000
 	r := cache.NewReplica(cache.SystemClock{}, 0)
@@ -453,13 +513,14 @@ func BenchmarkReplicaLookup(b *testing.B) {
 			ids[i] += "x"
 		}
 	}
+	now := time.Now().UnixMicro()
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			r.Cutoff("sub", subs[i&1023])
-			r.Denied(ids[i&1023])
+			claims := []cache.ClaimValue{{Claim: "sub", Value: subs[i&1023]}}
+			r.Reject(claims, 0, ids[i&1023], "", now)
 			i++
 		}
 	})

@@ -125,27 +125,15 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result {
 	if !p.replica.Ready() || (p.cfg.Stale != nil && p.cfg.Stale()) {
 		return Result{Reason: client.ReasonUnavailable, Token: v}
 	}
-	// Of all the cutoffs that reject the token, report the latest, so a ban
-	// (a cutoff in the future) is reported with its end whenever there is one.
-	start := v.SessionStart.UnixMicro()
-	var (
-		latest time.Time
-		claim  string
-	)
-	for _, c := range v.Cutoffs {
-		before, ok := p.replica.Cutoff(c.Claim, c.Value)
-		if ok && start < before.UnixMicro() && (claim == "" || before.After(latest)) {
-			latest, claim = before, c.Claim
-		}
-	}
-	if claim != "" {
-		r := Result{Reason: cutoffReason(claim), Token: v}
-		if latest.After(now) {
-			r.Until = latest
+	rej := p.replica.Reject(v.Cutoffs, v.SessionStart.UnixMicro(), v.ID, v.altID, now.UnixMicro())
+	switch {
+	case rej.Claim != "":
+		r := Result{Reason: cutoffReason(rej.Claim), Token: v}
+		if until := time.UnixMicro(rej.Before); until.After(now) {
+			r.Until = until
 		}
 		return r
-	}
-	if p.replica.DeniedAt(v.ID, now) || (v.altID != "" && p.replica.DeniedAt(v.altID, now)) {
+	case rej.Denied:
 		return Result{Reason: client.ReasonRevoked, Token: v}
 	}
 	return Result{Token: v}

@@ -4,15 +4,13 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 )
 
 // ClaimValue is one configured cutoff claim as it appears in a token, its
 // value normalised to a string.
-type ClaimValue struct {
-	Claim string // the cutoff claim's name: "sub" stands for the subject claim, whatever it is called
-	Value string
-}
+type ClaimValue = cache.ClaimValue
 
 // Verified is what a token's signature and static checks yield: everything
 // later checks need, so a token seen again skips decoding and signature work.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -179,6 +180,18 @@ func BenchmarkNDJSONRatio(b *testing.B) {
 			ratio(b, req, answer, startServer(b, Config{Backend: tc.backend}).path)
 		})
 	}
+	// The load tool's shape: 8 connections at once, over 1000 tokens.
+	b.Run("hs256-hit-1000tokens-8conns", func(b *testing.B) {
+		xs := make([]roundTrip, 1000)
+		for i := range xs {
+			tok := mint(b, fmt.Sprintf("user-%04d", i), fmt.Sprintf("j-%04d", i), t0)
+			xs[i] = roundTrip{
+				req:    []byte(`{"op":"validate","token":"` + tok + `"}` + "\n"),
+				answer: append(appendResult(nil, f.svc.Validate(tok)), '\n'),
+			}
+		}
+		ratioConns(b, xs, startServer(b, Config{Backend: f.svc}).path, 8)
+	})
 }
 
 // fakeWith is a fake that answers tok with a result the pipeline made.
@@ -189,17 +202,59 @@ func fakeWith(tok string, res pipeline.Result) *fakeBackend {
 }
 
 func ratio(b *testing.B, req, answer []byte, path string) {
-	echo := dialNDJSON(b, startEcho(b, answer))
-	daemon := dialNDJSON(b, path)
-	roundTrips := func(nc *ndjsonConn, n int) time.Duration {
-		start := time.Now()
-		for range n {
-			nc.c.Write(req)
-			line, err := nc.r.ReadSlice('\n')
-			if err != nil || !bytes.Equal(line, answer) {
-				b.Fatalf("got %q, %v; want %q", line, err, answer)
-			}
+	ratioConns(b, []roundTrip{{req: req, answer: answer}}, path, 1)
+}
+
+// roundTrip is one request line and the answer line it must get.
+type roundTrip struct{ req, answer, echoAnswer []byte }
+
+// ratioConns is ratio over conns connections at once, each one ping-pong
+// and cycling through the exchanges from its own offset, as the load tool
+// runs: the daemon's connection goroutines then run on both cores together,
+// and many tokens make its per-token state compete for the CPU caches. The
+// echo answers every request with the first round trip's answer, so answers
+// should all be the same size.
+func ratioConns(b *testing.B, xs []roundTrip, path string, conns int) {
+	dialAll := func(path string) []*ndjsonConn {
+		cs := make([]*ndjsonConn, conns)
+		for i := range cs {
+			cs[i] = dialNDJSON(b, path)
 		}
+		return cs
+	}
+	for i := range xs {
+		// The echo's answer, copied for each request, so that checking it
+		// costs the client what checking the daemon's answer does.
+		xs[i].echoAnswer = bytes.Clone(xs[0].answer)
+	}
+	echo, daemon := dialAll(startEcho(b, xs[0].answer)), dialAll(path)
+	roundTrips := func(cs []*ndjsonConn, n int, isEcho bool) time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i, nc := range cs {
+			m := n / len(cs)
+			if i < n%len(cs) {
+				m++
+			}
+			wg.Go(func() {
+				next := i * len(xs) / len(cs)
+				for range m {
+					x := xs[next]
+					next = (next + 1) % len(xs)
+					want := x.answer
+					if isEcho {
+						want = x.echoAnswer
+					}
+					nc.c.Write(x.req)
+					line, err := nc.r.ReadSlice('\n')
+					if err != nil || !bytes.Equal(line, want) {
+						b.Errorf("got %q, %v; want %q", line, err, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 		return time.Since(start)
 	}
 	const blocks = 20
@@ -210,8 +265,8 @@ func ratio(b *testing.B, req, answer []byte, path string) {
 		if i < b.N%blocks {
 			n++
 		}
-		tEcho += roundTrips(echo, n)
-		tDaemon += roundTrips(daemon, n)
+		tEcho += roundTrips(echo, n, true)
+		tDaemon += roundTrips(daemon, n, false)
 	}
 	b.ReportMetric(float64(tDaemon)/float64(tEcho), "revokd/echo")
 	b.ReportMetric(float64(tEcho.Nanoseconds())/float64(b.N), "echo-ns/rt")

@@ -1,5 +1,10 @@
 package daemon
 
+import (
+	"bytes"
+	"encoding/binary"
+)
+
 // scanTokenObject recognises the hot request shapes, {"token":"…"} and
 // {"op":"validate","token":"…"} (members in any order, JSON whitespace
 // allowed), without encoding/json: on a verified-cache hit, reflection-based
@@ -74,17 +79,48 @@ func skipSpace(b []byte, i int) int {
 
 // plainString reads a JSON string at b[i] made only of printable ASCII
 // without backslashes, and returns its contents and the index after it.
+// Without backslashes the first quote ends the string.
 func plainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c < 0x20 || c >= 0x7f || c == '\\':
-			return nil, 0, false
+	n := bytes.IndexByte(b[i+1:], '"')
+	if n < 0 {
+		return nil, 0, false
+	}
+	s := b[i+1 : i+1+n]
+	if !printableASCII(s) {
+		return nil, 0, false
+	}
+	return s, i + 2 + n, true
+}
+
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// printableASCII reports whether every byte of s is in 0x20–0x7e and none
+// is a backslash. It tests eight bytes at a time: a token is hundreds of
+// bytes, and a byte at a time cost more than the validation it feeds.
+func printableASCII(s []byte) bool {
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64(s)
+		// A byte >= 0x80 sets its high bit in w; a byte < 0x20 (and no
+		// byte >= 0x80) sets it in w-0x20… by borrowing.
+		if (w|(w-0x20*lowBits))&highBits != 0 || hasZeroByte(w^0x7f*lowBits) || hasZeroByte(w^'\\'*lowBits) {
+			return false
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
 		}
 	}
-	return nil, 0, false
+	return true
 }
+
+// hasZeroByte reports whether any byte of w is zero (exact, with no false
+// positives, though it cannot say which byte).
+func hasZeroByte(w uint64) bool { return (w-lowBits)&^w&highBits != 0 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,5 +113,31 @@ func TestConnectionCap(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("slot never freed: %v", err)
 		}
+	}
+}
+
+func TestNDJSONClientThatStopsReadingIsCutOff(t *testing.T) {
+	ts := startServer(t, Config{WriteTimeout: 200 * time.Millisecond})
+	c := dial(t, ts.path)
+	// Pipeline requests and never read an answer: the answers fill the
+	// socket's buffers, the server's write blocks, and its write deadline
+	// must end the connection, which then fails the client's writes.
+	req := []byte(`{"op":"validate","token":"good"}` + "\n" + `{"op":"status"}` + "\n")
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := c.Write(req); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("write failed with %v, want the server to have hung up", err)
+		}
+	case <-time.After(testWait):
+		t.Fatal("the server kept a connection that never reads its answers")
 	}
 }

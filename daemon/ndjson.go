@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/revokd/revokd/client"
@@ -36,37 +35,40 @@ func (d *deadline) force(t time.Time) {
 	d.set(t)
 }
 
-// deadlineWriter keeps the write deadline ahead before each write to the
-// socket, so a client that stops reading is cut off after about
-// WriteTimeout.
-type deadlineWriter struct {
-	c        net.Conn
-	timeout  time.Duration
-	deadline *deadline
-}
-
-func (w deadlineWriter) Write(p []byte) (int, error) {
-	w.deadline.refresh(time.Now(), w.timeout)
-	return w.c.Write(p)
-}
-
 // serveNDJSON answers one JSON request per line, in order. Answers are
 // flushed only when no more input is buffered, so a pipelining client gets
 // a batch of answers per write and a ping-pong client one write per request.
+//
+// The write deadline is kept ahead before every write to the socket, so a
+// client that stops reading is cut off after about WriteTimeout. Both
+// deadlines move at the flush, from one reading of the clock: a ping-pong
+// request then reads the clock once here.
 func (s *Server) serveNDJSON(c *conn) {
 	br := c.br
 	rd := &deadline{set: c.Conn.SetReadDeadline}
 	wd := &deadline{set: c.Conn.SetWriteDeadline}
-	bw := bufio.NewWriterSize(deadlineWriter{c.Conn, s.lim.writeTimeout, wd}, ndjsonWriteBuffer)
+	bw := bufio.NewWriterSize(c.Conn, ndjsonWriteBuffer)
+	// write queues an answer; one that does not fit makes bufio write to
+	// the socket at once, so the write deadline moves first.
+	write := func(answer []byte) {
+		if len(answer) > bw.Available() {
+			wd.refresh(time.Now(), s.lim.writeTimeout)
+		}
+		bw.Write(answer)
+	}
 	var long []byte // assembles lines longer than the read buffer
 	for {
 		if br.Buffered() == 0 {
-			if bw.Buffered() > 0 && bw.Flush() != nil {
-				return
+			now := time.Now()
+			if bw.Buffered() > 0 {
+				wd.refresh(now, s.lim.writeTimeout)
+				if bw.Flush() != nil {
+					return
+				}
 			}
 			// Shutdown may have expired the deadline meanwhile; checking done
 			// after this covers that case whether or not this moved it.
-			rd.refresh(time.Now(), s.lim.idleTimeout)
+			rd.refresh(now, s.lim.idleTimeout)
 			if s.shuttingDown() {
 				return
 			}
@@ -79,6 +81,7 @@ func (s *Server) serveNDJSON(c *conn) {
 		if buf, _ := br.Peek(br.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
 			rd.force(time.Now().Add(s.lim.lineTimeout))
 			if s.shuttingDown() {
+				wd.refresh(time.Now(), s.lim.writeTimeout)
 				bw.Flush()
 				return
 			}
@@ -86,17 +89,19 @@ func (s *Server) serveNDJSON(c *conn) {
 		line, tooLarge, err := readLine(br, s.lim.maxBodyBytes, &long)
 		if err != nil && !errors.Is(err, io.EOF) {
 			// Timeout or reset mid-line: the partial line is no request.
+			wd.refresh(time.Now(), s.lim.writeTimeout)
 			bw.Flush()
 			return
 		}
 		switch {
 		case tooLarge:
-			bw.Write(s.ndjsonError(bw.AvailableBuffer(), opNone,
+			write(s.ndjsonError(bw.AvailableBuffer(), opNone,
 				fmt.Errorf("%w: line exceeds %d bytes", ErrTooLarge, s.lim.maxBodyBytes)))
 		case len(bytes.TrimSpace(line)) > 0: // blank lines are keep-alives
-			bw.Write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
+			write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
 		}
 		if err != nil { // EOF: the last line had no newline
+			wd.refresh(time.Now(), s.lim.writeTimeout)
 			bw.Flush()
 			return
 		}

@@ -16,24 +16,27 @@ type ClaimValue = cache.ClaimValue
 // later checks need, so a token seen again skips decoding and signature work.
 // It is immutable once built and shared between requests.
 type Verified struct {
-	Subject      string
-	ID           string // jti, or "sha256:" + base64url(SHA-256(token)) when it has none
-	JTI          string // the jti claim as given; empty when absent
-	SessionID    string // the sid claim; empty when absent
+	// Every cache hit reads the fields from here to activeJSON, so they come
+	// first and share as few cache lines as they can: with many tokens in
+	// the cache, each hit finds its entry cold.
 	Expires      time.Time
 	NotBefore    time.Time // zero when absent
-	IssuedAt     time.Time // zero when absent
-	OrigIssuedAt time.Time // zero when absent
 	SessionStart time.Time // the session-start claim, else iat; zero when neither
 	Cutoffs      []ClaimValue
-	Claims       json.RawMessage // the token's payload, as signed
-
-	activeJSON []byte // the whole active answer, built once
+	ID           string // jti, or "sha256:" + base64url(SHA-256(token)) when it has none
 	// altID is the id of the token's twin when it has no jti and an ECDSA
 	// signature: (r, n−s) verifies as well as (r, s), so the same token
 	// exists under two spellings with two SHA-256 ids, and a denial of
 	// either must cover both.
-	altID string
+	altID      string
+	activeJSON []byte // the whole active answer, built once
+
+	Subject      string
+	JTI          string          // the jti claim as given; empty when absent
+	SessionID    string          // the sid claim; empty when absent
+	IssuedAt     time.Time       // zero when absent
+	OrigIssuedAt time.Time       // zero when absent
+	Claims       json.RawMessage // the token's payload, as signed
 }
 
 // Result is the pipeline's answer for one token.

@@ -96,9 +96,11 @@ type RevokeAllRequest struct {
 // RevokeAllResponse answers POST /v1/revoke-all and POST /v1/unban with the
 // cutoff in effect afterwards.
 type RevokeAllResponse struct {
-	Claim  string    `json:"claim"`
-	Value  string    `json:"value"`
-	Before time.Time `json:"before"`
+	Claim string `json:"claim"`
+	Value string `json:"value"`
+	// Before is the cutoff in force afterwards; an unban of something never
+	// revoked leaves none, and the field is absent.
+	Before time.Time `json:"before,omitzero"`
 }
 
 // UnbanRequest is the body of POST /v1/unban: Sub, or Claim and Value.
@@ -113,12 +115,16 @@ type UnbanResponse = RevokeAllResponse
 
 // StatusResponse answers GET /v1/status.
 type StatusResponse struct {
-	Version        string    `json:"version"`
-	Ready          bool      `json:"ready"`
-	Source         string    `json:"source"`
-	SourceState    string    `json:"source_state"`
-	LastContact    time.Time `json:"last_contact,omitzero"`
-	StaleSeconds   float64   `json:"stale_seconds"`
+	Version     string    `json:"version"`
+	Ready       bool      `json:"ready"`
+	Source      string    `json:"source"`
+	SourceState string    `json:"source_state"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	// StaleSeconds is the time since the last contact with the source;
+	// absent before the first contact.
+	StaleSeconds float64 `json:"stale_seconds,omitzero"`
+	// Stale is true while the replica cannot be trusted: before its first
+	// snapshot, and past --stale-after without contact.
 	Stale          bool      `json:"stale"`
 	LastVersion    int64     `json:"last_version"`
 	LastChange     time.Time `json:"last_change,omitzero"`

@@ -51,6 +51,10 @@ func errorOf(err error) (int, client.ErrorBody) {
 
 var errNotReady = errors.New("revocation state not loaded yet")
 
+// errCannotCheck answers /v1/auth when the pipeline says unavailable: the
+// replica is not loaded yet, or stale under --stale-after.
+var errCannotCheck = fmt.Errorf("%w: revocations cannot be checked now", cache.ErrUnavailable)
+
 // appendError appends err's JSON body (client.ErrorResponse) to b.
 func appendError(b []byte, err error) ([]byte, int) {
 	status, body := errorOf(err)

@@ -147,7 +147,14 @@ func (h *handlers) status() client.StatusResponse {
 func (h *handlers) writeError(w http.ResponseWriter, op string, err error) {
 	h.m.request(op, err)
 	status, _ := errorOf(err)
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable && op == opReady:
+		// Probes ask every few seconds while the state loads; the feed
+		// logs the cause.
+		h.log.Debug("not ready", "op", op, "err", err)
+	case status == http.StatusServiceUnavailable:
+		h.log.Warn("request refused: revocation state unavailable", "op", op, "err", err)
+	case status >= 500:
 		h.log.Error("request failed", "op", op, "err", err)
 	}
 	bp := getBuf()
@@ -256,6 +263,12 @@ func (h *handlers) handleAuth(w http.ResponseWriter, r *http.Request) {
 	tok, given := bearerToken(r.Header.Get("Authorization"))
 	res := h.backend.Validate(tok)
 	h.m.result(res.Reason)
+	if res.Reason == client.ReasonUnavailable {
+		// The token may well be good: a 401 would make a proxy's client
+		// throw its session away. A 503 fails closed without saying so.
+		h.writeError(w, opAuth, errCannotCheck)
+		return
+	}
 	h.m.authOK.Inc()
 	bp := getBuf()
 	out := append(appendResult((*bp)[:0], res), '\n')

@@ -53,6 +53,13 @@ func TestHTTPRoutes(t *testing.T) {
 			status: 401, wantHdr: map[string]string{"WWW-Authenticate": `Bearer error="invalid_token", error_description="revoked"`}},
 		{name: "auth missing", method: "GET", url: "/v1/auth",
 			status: 401, wantHdr: map[string]string{"WWW-Authenticate": `Bearer realm="revokd"`}},
+		{name: "auth as ext_authz: original method and path", method: "DELETE", url: "/v1/auth/api/orders/7",
+			hdr: map[string]string{"Authorization": "Bearer good"}, status: 200, wantHdr: map[string]string{"X-Auth-Subject": "alice"}},
+		{name: "auth as ext_authz: POST revoked", method: "POST", url: "/v1/auth/", body: `ignored`,
+			hdr: map[string]string{"Authorization": "Bearer revoked"}, status: 401},
+		{name: "auth unavailable is 503, not 401", method: "GET", url: "/v1/auth",
+			hdr: map[string]string{"Authorization": "Bearer unchecked"}, status: 503, code: client.CodeUnavailable,
+			wantHdr: map[string]string{"WWW-Authenticate": ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,7 +89,7 @@ func clearStale(path string) error {
 		return fmt.Errorf("stat socket path: %w", err)
 	}
 	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("refusing to remove %s: not a socket (%s)", path, fi.Mode().Type())
+		return fmt.Errorf("refusing to remove %s: it is a %s, not a socket", path, fileKind(fi.Mode()))
 	}
 	c, err := net.DialTimeout("unix", path, dialTimeout)
 	if err == nil {
@@ -123,4 +123,22 @@ func (l *unixListener) Close() error {
 		}
 	})
 	return l.UnixListener.Close()
+}
+
+// fileKind names a file's type in words, for errors.
+func fileKind(m os.FileMode) string {
+	switch t := m.Type(); {
+	case t == 0:
+		return "regular file"
+	case t&os.ModeDir != 0:
+		return "directory"
+	case t&os.ModeSymlink != 0:
+		return "symbolic link"
+	case t&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case t&os.ModeDevice != 0:
+		return "device"
+	default:
+		return "special file"
+	}
 }

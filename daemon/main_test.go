@@ -57,6 +57,8 @@ func newFake() *fakeBackend {
 			"good":    {Token: &pipeline.Verified{Subject: "alice", JTI: "j1", ID: "j1", Expires: t0.Add(time.Hour)}},
 			"revoked": {Reason: client.ReasonRevoked, Token: &pipeline.Verified{Subject: "bob"}},
 			"banned":  {Reason: client.ReasonSubjectRevoked, Until: t0.Add(24 * time.Hour)},
+			// Signed and current, but the replica cannot be trusted yet.
+			"unchecked": {Reason: client.ReasonUnavailable, Token: &pipeline.Verified{Subject: "carol"}},
 		},
 	}
 }

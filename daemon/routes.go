@@ -13,11 +13,16 @@ type route struct {
 	handler http.HandlerFunc
 }
 
-// routes is the whole HTTP API in one table. GET patterns also answer HEAD.
+// routes is the whole HTTP API in one table. GET patterns also answer HEAD;
+// a pattern without a method answers every method.
 func (h *handlers) routes() []route {
 	return []route{
 		{"POST /v1/validate", h.handleValidate},
-		{"GET /v1/auth", h.handleAuth},
+		// Any method and any path below: Envoy's ext_authz sends the
+		// original request's method and appends its path. Only the
+		// Authorization header is read.
+		{"/v1/auth", h.handleAuth},
+		{"/v1/auth/", h.handleAuth},
 		{"POST /v1/revoke", h.handleRevoke},
 		{"POST /v1/revoke-all", h.handleRevokeAll},
 		{"POST /v1/unban", h.handleUnban},

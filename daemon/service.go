@@ -157,7 +157,7 @@ func (s *Service) Status() client.StatusResponse {
 		Cutoffs:        cutoffs,
 		Denials:        denials,
 		TokenCacheHits: s.p.CacheHits(),
-		Stale:          stale(ss.LastContact, now, s.staleAfter),
+		Stale:          !s.r.Ready() || stale(ss.LastContact, now, s.staleAfter),
 	}
 	if !ss.LastContact.IsZero() {
 		st.StaleSeconds = max(now.Sub(ss.LastContact), 0).Seconds()

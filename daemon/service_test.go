@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -356,5 +358,27 @@ func TestInvalidWriteIsBadRequest(t *testing.T) {
 	err := fmt.Errorf("revoke token: %w", cache.ErrInvalid)
 	if status, body := errorOf(err); status != 400 || body.Code != client.CodeBadRequest {
 		t.Errorf("errorOf(ErrInvalid) = %d %q, want 400 %q", status, body.Code, client.CodeBadRequest)
+	}
+}
+
+func TestServiceStatusBeforeFirstSnapshot(t *testing.T) {
+	clock := cache.NewManualClock(t0)
+	r := cache.NewReplica(clock, 0)
+	src := newMemSource(r, clock) // never in contact: lastContact stays zero
+	p, err := pipeline.New(pipeline.Config{HMACSecret: testSecret, Clock: clock, Replica: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	st := NewService(p, r, src, clock, 0, nil).Status()
+	if st.Ready || !st.Stale {
+		t.Errorf("before the first snapshot: ready %v, stale %v; want not ready and stale", st.Ready, st.Stale)
+	}
+	j, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(j), "stale_seconds") {
+		t.Errorf("status %s gives stale_seconds before any contact", j)
 	}
 }

@@ -26,7 +26,7 @@ func TestServerFaults(t *testing.T) {
 	}
 	migrated := func(t *testing.T) string {
 		url := cluster.NewDatabase(t)
-		if err := Migrate(context.Background(), url); err != nil {
+		if _, err := Migrate(context.Background(), url); err != nil {
 			t.Fatal(err)
 		}
 		return url
@@ -131,6 +131,29 @@ func TestServerFaults(t *testing.T) {
 		a.waitSynced(t)
 		if !a.replica.Denied("old") {
 			t.Error("snapshot after coming up lacks the denial")
+		}
+	})
+
+	t.Run("started while down, migrating an empty database", func(t *testing.T) {
+		url := cluster.NewDatabase(t) // no schema: only Migrate makes it usable
+		if err := cluster.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cluster.Start() })
+		cfg := testConfig(t, url)
+		cfg.Migrate = true
+		a := start(t, cfg)
+		waitFor(t, "two failed connection attempts", func() bool { return a.attempts.Load() >= 2 })
+		if err := cluster.Start(); err != nil {
+			t.Fatal(err)
+		}
+		a.waitSynced(t)
+		stored, err := a.RevokeToken(context.Background(), "after-migrate", time.Now().Add(time.Hour))
+		if err != nil || !stored {
+			t.Fatalf("RevokeToken on the migrated database = %v, %v; want true", stored, err)
+		}
+		if !a.replica.Denied("after-migrate") {
+			t.Error("the write is not in the replica")
 		}
 	})
 

@@ -94,6 +94,16 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 
 	// LISTEN before reading the snapshot: a change committed after the
 	// snapshot's start is then both missed by it and notified, never lost.
+	if s.cfg.Migrate && !s.migrated.Load() {
+		migrateCtx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+		m, err := migrate(migrateCtx, conn)
+		cancel()
+		if err != nil {
+			return false, err
+		}
+		s.migrated.Store(true)
+		s.log.Info(m.String())
+	}
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
 	err = checkSchema(opCtx, conn)
 	if err == nil {

@@ -50,7 +50,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func migratedDB(t testing.TB) string {
 	t.Helper()
 	url := pgtest.Shared(t).NewDatabase(t)
-	if err := Migrate(context.Background(), url); err != nil {
+	if _, err := Migrate(context.Background(), url); err != nil {
 		t.Fatal(err)
 	}
 	return url

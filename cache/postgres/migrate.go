@@ -75,17 +75,34 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
+// Migrated says what a migration run found and left: the schema version
+// before and after. From == To means there was nothing to do.
+type Migrated struct{ From, To int }
+
+func (m Migrated) String() string {
+	if m.From == m.To {
+		return fmt.Sprintf("schema revokd already at version %d; nothing to do", m.To)
+	}
+	return fmt.Sprintf("schema revokd migrated from version %d to %d", m.From, m.To)
+}
+
 // Migrate creates or updates the revokd schema at url. It is idempotent and
 // safe to run from many daemons at once: all of it runs in one transaction
 // holding an advisory lock, so a second migrator waits and then finds
 // nothing left to do.
-func Migrate(ctx context.Context, url string) error {
+func Migrate(ctx context.Context, url string) (Migrated, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return fmt.Errorf("migrate: connect: %w", err)
+		return Migrated{}, fmt.Errorf("migrate: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	return migrate(ctx, conn)
+}
+
+// migrate is Migrate on an open connection.
+func migrate(ctx context.Context, conn *pgx.Conn) (Migrated, error) {
+	var m Migrated
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// The lock is taken before anything is read, and each later statement
 		// reads a fresh snapshot, so the version read below is what the last
 		// migrator committed.
@@ -103,23 +120,25 @@ func Migrate(ctx context.Context, url string) error {
 		if err != nil {
 			return err
 		}
-		for _, m := range migrations {
-			if m.version <= have {
+		m = Migrated{From: have, To: have}
+		for _, mg := range migrations {
+			if mg.version <= have {
 				continue
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("apply %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, mg.sql); err != nil {
+				return fmt.Errorf("apply %s: %w", mg.name, err)
 			}
-			if _, err := tx.Exec(ctx, "INSERT INTO revokd.schema_version (version) VALUES ($1)", m.version); err != nil {
-				return fmt.Errorf("record %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, "INSERT INTO revokd.schema_version (version) VALUES ($1)", mg.version); err != nil {
+				return fmt.Errorf("record %s: %w", mg.name, err)
 			}
+			m.To = mg.version
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return Migrated{}, fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return m, nil
 }
 
 type querier interface {

@@ -28,7 +28,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 				var wg sync.WaitGroup
 				errs := make(chan error, tc.concurrency)
 				for range tc.concurrency {
-					wg.Go(func() { errs <- Migrate(context.Background(), url) })
+					wg.Go(func() { _, err := Migrate(context.Background(), url); errs <- err })
 				}
 				wg.Wait()
 				close(errs)
@@ -82,7 +82,7 @@ func TestOpenRefusesOldSchema(t *testing.T) {
 			if !strings.Contains(err.Error(), "revokd migrate") {
 				t.Errorf("error %q does not name `revokd migrate`", err)
 			}
-			if err := Migrate(context.Background(), url); err != nil {
+			if _, err := Migrate(context.Background(), url); err != nil {
 				t.Fatal(err)
 			}
 			s, err = Open(context.Background(), testConfig(t, url))

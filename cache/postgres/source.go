@@ -69,6 +69,10 @@ type Config struct {
 	// MaxConns sizes the write and prune pool (the feed has its own
 	// connection). Default 4.
 	MaxConns int32
+	// Migrate applies the embedded migrations before the schema is
+	// checked: at Open when the database answers, else on the feed's first
+	// connection, so a daemon started before its database still comes up.
+	Migrate bool
 }
 
 // ErrInvalid wraps writes the database refused as invalid (a CHECK
@@ -94,6 +98,7 @@ type Source struct {
 	attempts    atomic.Int64  // feed connection attempts
 	syncs       atomic.Int64  // snapshots loaded
 	listenerPID atomic.Uint32 // backend pid of the current feed connection
+	migrated    atomic.Bool   // Config.Migrate has been done
 	connectHook func(context.Context) error
 	appliedHook func(change)
 }
@@ -171,6 +176,22 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 
 	checkCtx, cancel := context.WithTimeout(ctx, cfg.WriteTimeout)
 	defer cancel()
+	if cfg.Migrate {
+		m, err := Migrate(checkCtx, cfg.URL)
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			s.migrated.Store(true)
+			s.log.Info(m.String())
+		case errors.As(err, &pgErr):
+			// The server answered and refused: retrying will not help.
+			pool.Close()
+			return nil, fmt.Errorf("postgres: %w", err)
+		default:
+			s.log.Warn("database not reachable yet; the feed will migrate once it connects", slog.Any("error", err))
+			return s, nil
+		}
+	}
 	if err := checkSchema(checkCtx, pool); err != nil {
 		if errors.Is(err, ErrSchemaTooOld) || refused(err) {
 			pool.Close()

@@ -199,12 +199,21 @@ func (b *bench) runOnce(ctx context.Context, t *target, round int) (runReport, e
 	return r, nil
 }
 
-// alternate runs every target once per round, in the same order each
-// round, so that a slow spell of a noisy machine hits all targets alike.
+// alternate runs every target once per round, so that a slow spell of a
+// noisy machine hits all targets alike. Odd rounds run the targets in
+// order and even rounds in reverse (A B, B A, ...): a target that runs just
+// after another is then also measured just before it, and whatever one run
+// leaves behind for the next (a warm or a cold cache, a busy core) is
+// shared out instead of always falling on the same side of a ratio.
 func (b *bench) alternate(ctx context.Context, targets []*target, progress func(runReport)) ([]runReport, error) {
 	var runs []runReport
 	for round := 1; round <= b.cfg.runs; round++ {
-		for _, t := range targets {
+		order := targets
+		if round%2 == 0 {
+			order = slices.Clone(targets)
+			slices.Reverse(order)
+		}
+		for _, t := range order {
 			r, err := b.runOnce(ctx, t, round)
 			if err != nil {
 				return runs, err

@@ -28,7 +28,7 @@ var pgSeed = []string{
 
 // setupSchema creates the revokd schema with revokd's own migrations.
 func setupSchema(ctx context.Context, url string) error {
-	if err := postgres.Migrate(ctx, url); err != nil {
+	if _, err := postgres.Migrate(ctx, url); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -47,7 +49,12 @@ func printJSON(w io.Writer, v any) {
 func callFailed(stderr io.Writer, name string, err error) int {
 	// The client's errors already say "revokd: "; once is enough.
 	fmt.Fprintf(stderr, "revokd %s: %s\n", name, strings.TrimPrefix(err.Error(), "revokd: "))
-	if client.IsUnavailable(err) {
+	var ce *client.Error
+	switch {
+	case errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable:
+		// The daemon answered: what it lacks is its revocation store.
+		fmt.Fprintln(stderr, "The daemon is running but cannot reach its revocation store; 'revokd status' shows the source's state.")
+	case client.IsUnavailable(err):
 		fmt.Fprintln(stderr, "Is the daemon running? Start it with 'revokd serve', or point --socket (REVOKD_SOCKET) at its socket.")
 	}
 	if client.IsBadRequest(err) {

@@ -32,6 +32,10 @@ func loadKeys(o *serveOptions, cfg *pipeline.Config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("--public-key: %w", err)
 		}
+		// Parsed here too, so that an error names the file.
+		if _, err := pipeline.ParsePublicKeyPEM(b); err != nil {
+			return fmt.Errorf("--public-key %s: %w", path, err)
+		}
 		cfg.PublicKeyPEMs = append(cfg.PublicKeyPEMs, b)
 	}
 	if o.jwksFile != "" {

@@ -29,10 +29,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *url == "" {
 		return f.usageError(stderr, "--database-url (or REVOKD_DATABASE_URL) is required")
 	}
-	if err := postgres.Migrate(ctx, *url); err != nil {
+	m, err := postgres.Migrate(ctx, *url)
+	if err != nil {
 		fmt.Fprintf(stderr, "revokd migrate: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintln(stdout, "revokd migrate: schema revokd is up to date")
+	fmt.Fprintf(stdout, "revokd migrate: %s\n", m)
 	return exitOK
 }

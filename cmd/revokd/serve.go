@@ -193,12 +193,6 @@ func (d *daemonRun) listen() (net.Listener, error) {
 func (d *daemonRun) openSource(ctx context.Context, replica *cache.Replica, clock cache.Clock) (cache.Source, error) {
 	o := d.opts
 	if o.databaseURL != "" {
-		if o.migrate {
-			if err := postgres.Migrate(ctx, o.databaseURL); err != nil {
-				return nil, fmt.Errorf("migrate: %w", err)
-			}
-			d.log.Info("schema up to date")
-		}
 		src, err := postgres.Open(ctx, postgres.Config{
 			URL:           o.databaseURL,
 			Replica:       replica,
@@ -208,6 +202,7 @@ func (d *daemonRun) openSource(ctx context.Context, replica *cache.Replica, cloc
 			PruneInterval: o.pruneInterval,
 			Leeway:        o.leeway,
 			MaxSessionAge: o.maxSessionAge,
+			Migrate:       o.migrate,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL source: %w", err)

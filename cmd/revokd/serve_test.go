@@ -121,7 +121,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"migrate without database", []string{"--hmac-secret-file", secret, "--migrate"}, "--migrate needs --database-url"},
 		{"missing key file", []string{"--hmac-secret-file", filepath.Join(dir, "absent")}, "--hmac-secret-file: open"},
 		{"empty key file", []string{"--hmac-secret-file", empty}, "is empty"},
-		{"unparsable public key", []string{"--public-key", badPEM, "--socket", filepath.Join(shortDir(t), "s")}, "validation settings"},
+		{"unparsable public key", []string{"--public-key", badPEM, "--socket", filepath.Join(shortDir(t), "s")}, "--public-key " + badPEM},
 		{"alg the keys cannot do", []string{"--hmac-secret-file", secret, "--algorithms", "RS256", "--socket", filepath.Join(shortDir(t), "s")}, "RS256"},
 		{"alg none", []string{"--hmac-secret-file", secret, "--algorithms", "none", "--socket", filepath.Join(shortDir(t), "s")}, "none"},
 	}

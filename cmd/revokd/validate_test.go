@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,5 +70,33 @@ func TestValidateNoDaemonExits2(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "Is the daemon running?") {
 		t.Errorf("stderr = %q, want a hint about the daemon", stderr)
+	}
+}
+
+func TestCallFailedHints(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode int
+		hint     string
+	}{
+		{"no daemon", &client.Error{Code: client.CodeUnavailable, Err: syscall.ECONNREFUSED}, exitFail, "Is the daemon running?"},
+		{"store down (503)", &client.Error{Status: 503, Code: client.CodeUnavailable, Message: "revocation store unavailable"}, exitFail, "cannot reach its revocation store"},
+		{"bad request", &client.Error{Status: 400, Code: client.CodeBadRequest, Message: "bad"}, exitUsage, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr strings.Builder
+			if code := callFailed(&stderr, "revoke", tc.err); code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d", code, tc.wantCode)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			switch {
+			case tc.hint == "" && len(lines) != 1:
+				t.Errorf("stderr = %q, want the error alone", stderr.String())
+			case tc.hint != "" && (len(lines) != 2 || !strings.Contains(lines[1], tc.hint)):
+				t.Errorf("stderr = %q, want the error and a hint with %q", stderr.String(), tc.hint)
+			}
+		})
 	}
 }

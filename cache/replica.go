@@ -6,6 +6,7 @@ package cache
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -184,21 +185,43 @@ func (r *Replica) Denied(id string) bool {
 // is set, cutoffs older than it. It returns how many of each it dropped.
 func (r *Replica) Prune() (cutoffs, denials int) {
 	now := r.clock.Now()
+	nowMicros := now.UnixMicro()
+	oldest := int64(math.MinInt64) // no cutoff is old enough without a maximum session age
+	if r.maxSessionAge > 0 {
+		oldest = now.Add(-r.maxSessionAge).UnixMicro()
+	}
+	// Look under the read lock, so validations go on during a scan of
+	// millions of entries; delete under the write lock, checking each entry
+	// again, as a newer version may have replaced it meanwhile.
+	var ids []string
+	var keys []cutoffKey
+	r.mu.RLock()
+	for id, e := range r.denials {
+		if e.micros <= nowMicros {
+			ids = append(ids, id)
+		}
+	}
+	for k, e := range r.cutoffs {
+		if e.micros < oldest {
+			keys = append(keys, k)
+		}
+	}
+	r.mu.RUnlock()
+	if len(ids) == 0 && len(keys) == 0 {
+		return 0, 0
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, e := range r.denials {
-		if e.micros <= now.UnixMicro() {
+	for _, id := range ids {
+		if e, ok := r.denials[id]; ok && e.micros <= nowMicros {
 			delete(r.denials, id)
 			denials++
 		}
 	}
-	if r.maxSessionAge > 0 {
-		oldest := now.Add(-r.maxSessionAge).UnixMicro()
-		for k, e := range r.cutoffs {
-			if e.micros < oldest {
-				delete(r.cutoffs, k)
-				cutoffs++
-			}
+	for _, k := range keys {
+		if e, ok := r.cutoffs[k]; ok && e.micros < oldest {
+			delete(r.cutoffs, k)
+			cutoffs++
 		}
 	}
 	return cutoffs, denials

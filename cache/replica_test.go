@@ -538,3 +538,41 @@ func BenchmarkReplicaMemory(b *testing.B) {
 		b.ReportMetric(float64(after-before)/2e6, "B/entry")
 	}
 }
+
+// TestReplicaPruneKeepsWhatIsRenewedMeanwhile races Prune against writes
+// that replace expired denials with live ones: Prune scans under the read
+// lock and deletes later, so it must look at each entry again before it
+// deletes it. A live denial deleted here would be a revoked token let back in.
+func TestReplicaPruneKeepsWhatIsRenewedMeanwhile(t *testing.T) {
+	clock := cache.NewManualClock(r0)
+	r := cache.NewReplica(clock, 0)
+	const n = 2000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "jti-" + strconv.Itoa(i)
+		r.ApplyDenial(cache.Denial{ID: ids[i], ExpiresAt: r0.Add(-time.Second), Version: int64(i + 1)})
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				r.Prune()
+			}
+		}
+	})
+	for i, id := range ids {
+		r.ApplyDenial(cache.Denial{ID: id, ExpiresAt: r0.Add(time.Hour), Version: int64(n + i + 1)})
+	}
+	close(done)
+	wg.Wait()
+	r.Prune()
+	for _, id := range ids {
+		if !r.Denied(id) {
+			t.Fatalf("%s: renewed denial lost to a concurrent Prune", id)
+		}
+	}
+}

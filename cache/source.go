@@ -25,7 +25,9 @@ type Source interface {
 
 	// RevokeToken denies one token id until expiresAt. It reports whether a
 	// new denial was stored: false when the id is already denied or
-	// expiresAt has passed.
+	// expiresAt has passed. An id already denied until earlier is extended
+	// to expiresAt all the same (and still reports false), so a denial
+	// never ends before the latest exp it was asked to cover.
 	RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error)
 
 	// RevokeAll raises the cutoff for (claim, value) to before, never

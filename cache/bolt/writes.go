@@ -11,10 +11,12 @@ import (
 	"github.com/revokd/revokd/cache"
 )
 
-// RevokeToken denies id until expiresAt. It stores nothing, and reports
-// false, when expiresAt is not after now or an unexpired denial for id is
-// already stored. A stored denial is fsynced before RevokeToken returns and
-// is then applied to the replica.
+// RevokeToken denies id until expiresAt. It reports true when it stored a
+// new denial: false when expiresAt is not after now, or when an unexpired
+// denial for id is already stored. A later expiresAt still extends that
+// denial, as the PostgreSQL source does: the same id may come again with a
+// later exp, and the denial must outlive it. Every write is fsynced before
+// RevokeToken returns and is then applied to the replica.
 func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error) {
 	if err := checkID(id); err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
@@ -24,7 +26,10 @@ func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time
 	if exp <= now {
 		return false, nil
 	}
-	var stored record
+	var (
+		written record
+		isNew   = true
+	)
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketDenials)
 		if v := b.Get([]byte(id)); v != nil {
@@ -33,24 +38,26 @@ func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time
 				return fmt.Errorf("denial %q: %w", id, err)
 			}
 			if held.micros > now {
-				return nil
+				isNew = false
+				if exp <= held.micros {
+					return nil
+				}
 			}
 		}
 		version, err := nextVersion(tx)
 		if err != nil {
 			return err
 		}
-		stored = record{micros: exp, version: version}
-		return b.Put([]byte(id), stored.encode())
+		written = record{micros: exp, version: version}
+		return b.Put([]byte(id), written.encode())
 	})
 	if err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
 	}
-	if stored.version == 0 {
-		return false, nil
+	if written.version != 0 {
+		s.replica.ApplyDenial(cache.Denial{ID: id, ExpiresAt: time.UnixMicro(written.micros), Version: written.version})
 	}
-	s.replica.ApplyDenial(cache.Denial{ID: id, ExpiresAt: time.UnixMicro(stored.micros), Version: stored.version})
-	return true, nil
+	return isNew && written.version != 0, nil
 }
 
 // RevokeAll raises the cutoff for (claim, value) to before and returns the

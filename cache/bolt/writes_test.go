@@ -24,11 +24,14 @@ func TestRevokeToken(t *testing.T) {
 		wantStored bool
 		wantDenied bool
 		wantRow    time.Time // expiry stored afterwards; zero: no row
+		extends    bool      // a write with a new version, though not a new denial
 	}{
 		{name: "new denial is stored", id: "a", exp: t0.Add(time.Hour),
 			wantStored: true, wantDenied: true, wantRow: t0.Add(time.Hour)},
-		{name: "already denied and unexpired", prior: []denial{{"a", t0.Add(time.Hour)}}, id: "a", exp: t0.Add(2 * time.Hour),
-			wantStored: false, wantDenied: true, wantRow: t0.Add(time.Hour)},
+		{name: "already denied: a later exp extends it, not new", prior: []denial{{"a", t0.Add(time.Hour)}}, id: "a", exp: t0.Add(2 * time.Hour),
+			wantStored: false, wantDenied: true, wantRow: t0.Add(2 * time.Hour), extends: true},
+		{name: "already denied: an earlier exp changes nothing", prior: []denial{{"a", t0.Add(2 * time.Hour)}}, id: "a", exp: t0.Add(time.Hour),
+			wantStored: false, wantDenied: true, wantRow: t0.Add(2 * time.Hour)},
 		{name: "expires now", id: "a", exp: t0, wantStored: false},
 		{name: "already expired", id: "a", exp: t0.Add(-time.Second), wantStored: false},
 		{name: "expires later in the same microsecond", id: "a", exp: t0.Add(500 * time.Nanosecond), wantStored: false},
@@ -65,13 +68,35 @@ func TestRevokeToken(t *testing.T) {
 				t.Errorf("row for %q = %+v (present %v), want expiry %d", tc.id, row, ok, tc.wantRow.UnixMicro())
 			}
 			gotVersion := f.replica.Version()
-			if tc.wantStored && (gotVersion <= versionBefore || row.version != gotVersion) {
-				t.Errorf("version after store = %d (row %d), want a new one above %d", gotVersion, row.version, versionBefore)
+			wrote := tc.wantStored || tc.extends
+			if wrote && (gotVersion <= versionBefore || row.version != gotVersion) {
+				t.Errorf("version after the write = %d (row %d), want a new one above %d", gotVersion, row.version, versionBefore)
 			}
-			if !tc.wantStored && gotVersion != versionBefore {
+			if !wrote && gotVersion != versionBefore {
 				t.Errorf("version = %d after storing nothing, want %d", gotVersion, versionBefore)
 			}
 		})
+	}
+}
+
+// TestRevokeTokenExtendedDenialOutlivesTheFirst is the fault the extension
+// exists for: a denial revoked again with a later exp must still hold after
+// the first exp, in the replica and in the store.
+func TestRevokeTokenExtendedDenialOutlivesTheFirst(t *testing.T) {
+	f := newFixture(t)
+	mustRevokeToken(t, f.src, "jti-1", t0.Add(time.Hour))
+	mustRevokeToken(t, f.src, "jti-1", t0.Add(2*time.Hour))
+	f.clock.Set(t0.Add(90 * time.Minute))
+	if !f.replica.Denied("jti-1") {
+		t.Fatal("past the first exp, the extended denial is gone from the replica")
+	}
+	f.replica.Prune()
+	if !f.replica.Denied("jti-1") {
+		t.Fatal("the extended denial was pruned at the first exp")
+	}
+	_, denials := rows(t, f.src)
+	if got := denials["jti-1"].micros; got != t0.Add(2*time.Hour).UnixMicro() {
+		t.Errorf("stored expiry = %d, want %d", got, t0.Add(2*time.Hour).UnixMicro())
 	}
 }
 

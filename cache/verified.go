@@ -53,12 +53,6 @@ func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 		func(token []byte) uint64 { return maphash.Bytes(seed, token) })
 }
 
-// newVerifiedTokens takes the hash as a parameter so tests can force
-// collisions.
-func newVerifiedTokens[V any](maxBytes int64, hash func(string) uint64) (*VerifiedTokens[V], error) {
-	return newVerifiedTokensHashes[V](maxBytes, hash, func(b []byte) uint64 { return hash(string(b)) })
-}
-
 func newVerifiedTokensHashes[V any](maxBytes int64, hash func(string) uint64, hashBytes func([]byte) uint64) (*VerifiedTokens[V], error) {
 	if maxBytes == 0 {
 		maxBytes = DefaultVerifiedBytes
@@ -132,9 +126,6 @@ func (v *VerifiedTokens[V]) Set(token string, val V, cost int64) {
 // Wait blocks until earlier Sets have been applied or dropped. Tests use it
 // to make a Set visible; the request path never needs it.
 func (v *VerifiedTokens[V]) Wait() { v.c.Wait() }
-
-// Clear forgets every entry, for when the keys that verified them change.
-func (v *VerifiedTokens[V]) Clear() { v.c.Clear() }
 
 // Close stops ristretto's goroutines. The cache must not be used afterwards,
 // and Close must not run concurrently with Get or Set.

@@ -26,7 +26,7 @@ type contextKey struct{}
 //     because its state is too old to trust. It fails closed.
 func (c *Client) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r.Header.Get("Authorization"))
+		token, ok := BearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="revokd"`)
 			writeJSONError(w, http.StatusUnauthorized, ReasonMissingToken)
@@ -52,9 +52,10 @@ func FromContext(ctx context.Context) (ValidateResponse, bool) {
 	return resp, ok
 }
 
-// bearerToken extracts the token from an Authorization header value. The
-// scheme is case-insensitive (RFC 7235).
-func bearerToken(h string) (string, bool) {
+// BearerToken takes the token from an Authorization header value of scheme
+// Bearer or JWT (the scheme of djangorestframework-jwt), matched
+// case-insensitively as RFC 9110 says. ok is false when there is no token.
+func BearerToken(h string) (token string, ok bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok {
 		return "", false

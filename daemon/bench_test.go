@@ -176,7 +176,7 @@ func BenchmarkNDJSONRatio(b *testing.B) {
 	for _, tc := range tests {
 		b.Run(tc.name, func(b *testing.B) {
 			req := []byte(`{"op":"validate","token":"` + tc.token + `"}` + "\n")
-			answer := append(appendResult(nil, tc.backend.Validate(tc.token)), '\n')
+			answer := append(tc.backend.Validate(tc.token).AppendJSON(nil), '\n')
 			ratio(b, req, answer, startServer(b, Config{Backend: tc.backend}).path)
 		})
 	}
@@ -187,7 +187,7 @@ func BenchmarkNDJSONRatio(b *testing.B) {
 			tok := mint(b, fmt.Sprintf("user-%04d", i), fmt.Sprintf("j-%04d", i), t0)
 			xs[i] = roundTrip{
 				req:    []byte(`{"op":"validate","token":"` + tok + `"}` + "\n"),
-				answer: append(appendResult(nil, f.svc.Validate(tok)), '\n'),
+				answer: append(f.svc.Validate(tok).AppendJSON(nil), '\n'),
 			}
 		}
 		ratioConns(b, xs, startServer(b, Config{Backend: f.svc}).path, 8)
@@ -282,7 +282,7 @@ func BenchmarkHTTPRatio(b *testing.B) {
 	body := `{"token":"` + tok + `"}`
 	req := []byte("POST /v1/validate HTTP/1.1\r\nHost: revokd\r\nContent-Type: application/json\r\nContent-Length: " +
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-	answer := append(appendResult(nil, f.svc.Validate(tok)), '\n')
+	answer := append(f.svc.Validate(tok).AppendJSON(nil), '\n')
 
 	echoPath := filepath.Join(shortDir(b), "echo.sock")
 	ln, err := net.Listen("unix", echoPath)

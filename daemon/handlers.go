@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/revokd/revokd/client"
@@ -68,22 +67,6 @@ func putBuf(bp *[]byte, b []byte) {
 	}
 	*bp = b[:0]
 	bufPool.Put(bp)
-}
-
-// appendResult appends the validate answer. The pipeline prebuilds an active
-// answer's JSON; a Verified built elsewhere (a test fake) has none, and then
-// the answer is marshalled instead, off the hot path.
-func appendResult(b []byte, res pipeline.Result) []byte {
-	n := len(b)
-	b = res.AppendJSON(b)
-	if len(b) == n {
-		j, err := json.Marshal(res.Response())
-		if err != nil {
-			j = []byte(`{"active":false,"reason":"unavailable"}`)
-		}
-		b = append(b, j...)
-	}
-	return b
 }
 
 // The shape checks below are the same for both framings; the backend then
@@ -231,36 +214,27 @@ func (h *handlers) handleValidate(w http.ResponseWriter, r *http.Request) {
 	if !ok || op != nil {
 		var req client.ValidateRequest
 		if err := json.Unmarshal(b, &req); err != nil {
+			putBuf(bp, b)
 			h.writeError(w, opValidate, badRequest("bad JSON: %v", err))
 			return
 		}
 		tok = []byte(req.Token)
 	}
 	if len(tok) == 0 {
+		putBuf(bp, b)
 		h.writeError(w, opValidate, badRequest(`missing "token"`))
 		return
 	}
 	res := h.validateBytes(tok)
 	h.m.result(res.Reason)
 	h.m.validateOK.Inc()
-	out := append(appendResult(b[:0], res), '\n')
+	out := append(res.AppendJSON(b[:0]), '\n')
 	writeJSON(w, http.StatusOK, out)
 	putBuf(bp, out)
 }
 
-// bearerToken takes the token from an Authorization header of scheme Bearer
-// or JWT (the Django original's), case-insensitively as RFC 9110 says.
-func bearerToken(header string) (string, bool) {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "JWT")) {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
-}
-
 func (h *handlers) handleAuth(w http.ResponseWriter, r *http.Request) {
-	tok, given := bearerToken(r.Header.Get("Authorization"))
+	tok, given := client.BearerToken(r.Header.Get("Authorization"))
 	res := h.backend.Validate(tok)
 	h.m.result(res.Reason)
 	if res.Reason == client.ReasonUnavailable {
@@ -271,7 +245,7 @@ func (h *handlers) handleAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	h.m.authOK.Inc()
 	bp := getBuf()
-	out := append(appendResult((*bp)[:0], res), '\n')
+	out := append(res.AppendJSON((*bp)[:0]), '\n')
 	defer putBuf(bp, out)
 	hdr := w.Header()
 	if res.Active() {

@@ -155,7 +155,7 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		res := h.validateBytes(tok)
 		h.m.result(res.Reason)
 		h.m.validateOK.Inc()
-		return append(appendResult(b, res), '\n')
+		return append(res.AppendJSON(b), '\n')
 	}
 	var req client.Request
 	if err := json.Unmarshal(line, &req); err != nil {
@@ -175,7 +175,7 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		res := h.backend.Validate(req.Token)
 		h.m.result(res.Reason)
 		h.m.validateOK.Inc()
-		return append(appendResult(b, res), '\n')
+		return append(res.AppendJSON(b), '\n')
 	case client.OpRevoke:
 		answer, err = h.revoke(ctx, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
 	case client.OpRevokeAll:

@@ -79,7 +79,9 @@ func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.
 	default:
 		return client.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp"`)
 	}
-	stored, err := s.src.RevokeToken(ctx, id, expires)
+	// A token with an absurd exp is denied until the last time a store
+	// keeps, rather than refused and left active.
+	stored, err := s.src.RevokeToken(ctx, id, cache.ClampExpiry(expires))
 	if err != nil {
 		return client.RevokeResponse{}, fmt.Errorf("revoke token: %w", err)
 	}

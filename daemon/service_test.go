@@ -172,6 +172,8 @@ func TestServiceRevoke(t *testing.T) {
 		{name: "jti in the future", req: client.RevokeRequest{JTI: "j-3", Exp: t0.Add(time.Hour).Unix()}, wantStored: true, wantWrite: true},
 		{name: "jti expired but within leeway", req: client.RevokeRequest{JTI: "j-4", Exp: t0.Add(-10 * time.Second).Unix()}, wantStored: true, wantWrite: true},
 		{name: "jti expired beyond leeway", req: client.RevokeRequest{JTI: "j-5", Exp: t0.Add(-time.Minute).Unix()}, wantStored: false},
+		{name: "exp past what a store keeps", req: client.RevokeRequest{JTI: "j-far", Exp: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()},
+			wantStored: true, wantWrite: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +198,9 @@ func TestServiceRevoke(t *testing.T) {
 	for _, d := range denials {
 		if d.ID == "j-1" && !d.ExpiresAt.Equal(want) {
 			t.Errorf("denial j-1 expires %v, want exp+leeway %v", d.ExpiresAt, want)
+		}
+		if d.ID == "j-far" && !d.ExpiresAt.Equal(cache.MaxTime) {
+			t.Errorf("denial j-far expires %v, want it clamped to %v", d.ExpiresAt, cache.MaxTime)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh builds revokd and revokd-bench and runs the whole comparison of
-# issue 4: revokd against the bare echo servers (both framings), the
+# revokd against the bare echo servers (both framings), the
 # per-request PostgreSQL lookup and, when redis-server is installed, the
 # per-request Redis EXISTS, alternated round by round. `make bench` runs it.
 #

@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -83,15 +82,20 @@ func load(t *testing.T, s *Source) {
 	}
 }
 
-// waitFor polls cond until it holds; the deadline only guards against a hang.
+// waitFor polls cond every millisecond until it holds; the deadline only
+// guards against a hang.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
 		}
-		runtime.Gosched()
 	}
 }
 

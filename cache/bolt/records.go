@@ -4,23 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strings"
-
-	"github.com/revokd/revokd/cache"
 )
-
-// MaxKeyBytes bounds a claim name, a claim value and a token id. Keys are
-// kept whole in memory by every replica, so one careless caller must not be
-// able to make them arbitrarily large.
-const MaxKeyBytes = 512
-
-// ErrInvalid marks a request the store refuses because of its content; the
-// daemon answers it with 400. Every error below wraps it.
-var ErrInvalid = cache.ErrInvalid
-
-// ErrTooLong means a claim, value or token id is longer than MaxKeyBytes.
-// It wraps ErrInvalid.
-var ErrTooLong = fmt.Errorf("%w: longer than %d bytes", ErrInvalid, MaxKeyBytes)
 
 // Bucket names and meta keys. The format version lets a later revokd refuse
 // (or migrate) a file written in a layout it does not understand.
@@ -64,7 +48,7 @@ func decodeRecord(b []byte) (record, error) {
 }
 
 // cutoffKey joins claim and value with a NUL. Claim names may not contain
-// NUL (checkCutoff refuses them), so the first NUL always splits the key
+// NUL (cache.CheckCutoff refuses them), so the first NUL always splits the key
 // back into the same pair, whatever bytes the value holds.
 func cutoffKey(claim, value string) []byte {
 	k := make([]byte, 0, len(claim)+1+len(value))
@@ -79,28 +63,4 @@ func splitCutoffKey(k []byte) (claim, value string, err error) {
 		return "", "", fmt.Errorf("cutoff key %q has no separator", k)
 	}
 	return string(k[:i]), string(k[i+1:]), nil
-}
-
-func checkCutoff(claim, value string) error {
-	switch {
-	case claim == "":
-		return fmt.Errorf("%w: empty claim name", ErrInvalid)
-	case strings.IndexByte(claim, 0) >= 0:
-		return fmt.Errorf("%w: claim name contains NUL", ErrInvalid)
-	case len(claim) > MaxKeyBytes:
-		return fmt.Errorf("claim name of %d bytes: %w", len(claim), ErrTooLong)
-	case len(value) > MaxKeyBytes:
-		return fmt.Errorf("claim value of %d bytes: %w", len(value), ErrTooLong)
-	}
-	return nil
-}
-
-func checkID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty token id", ErrInvalid)
-	case len(id) > MaxKeyBytes:
-		return fmt.Errorf("token id of %d bytes: %w", len(id), ErrTooLong)
-	}
-	return nil
 }

@@ -26,7 +26,7 @@ func fill(t *testing.T, s *Source) {
 	mustRevokeAll(t, s, "sub", "banned", t0.Add(48*time.Hour))
 	mustRevokeAll(t, s, "sub", "unbanned", t0.Add(48*time.Hour))
 	mustUnban(t, s, "sub", "unbanned")
-	mustRevokeAll(t, s, "tenant", "a\x00b", t0) // NUL inside a value is fine
+	mustRevokeAll(t, s, "tenant", "a:b", t0)
 }
 
 func TestRestartKeepsEverything(t *testing.T) {

@@ -18,7 +18,10 @@ import (
 // later exp, and the denial must outlive it. Every write is fsynced before
 // RevokeToken returns and is then applied to the replica.
 func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error) {
-	if err := checkID(id); err != nil {
+	if err := cache.CheckTokenID(id); err != nil {
+		return false, fmt.Errorf("revoke token: %w", err)
+	}
+	if err := cache.CheckTime("expiry", expiresAt); err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
 	}
 	now := s.clock.Now().UnixMicro()
@@ -65,7 +68,10 @@ func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time
 // writes (with a new version) only when it raises the cutoff. before is kept
 // to the microsecond, like every time in the store.
 func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time.Time) (time.Time, error) {
-	if err := checkCutoff(claim, value); err != nil {
+	if err := cache.CheckCutoff(claim, value); err != nil {
+		return time.Time{}, fmt.Errorf("revoke all: %w", err)
+	}
+	if err := cache.CheckTime("cutoff", before); err != nil {
 		return time.Time{}, fmt.Errorf("revoke all: %w", err)
 	}
 	want := before.UnixMicro()
@@ -103,7 +109,7 @@ func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time
 // there is none. A cutoff at or before now is left alone: unban never undoes
 // a logout.
 func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, error) {
-	if err := checkCutoff(claim, value); err != nil {
+	if err := cache.CheckCutoff(claim, value); err != nil {
 		return time.Time{}, fmt.Errorf("unban: %w", err)
 	}
 	now := s.clock.Now().UnixMicro()

@@ -244,8 +244,8 @@ func TestVersionsIncrease(t *testing.T) {
 }
 
 func TestInvalidInputChangesNothing(t *testing.T) {
-	long := strings.Repeat("x", MaxKeyBytes+1)
-	max := strings.Repeat("\xff", MaxKeyBytes)
+	long := strings.Repeat("x", cache.MaxValueBytes+1)
+	max := strings.Repeat("é", cache.MaxValueBytes/2) // 512 bytes of UTF-8
 	ctx := context.Background()
 	exp := t0.Add(time.Hour)
 	tests := []struct {
@@ -253,16 +253,29 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 		call    func(s *Source) error
 		wantErr error // nil: accepted
 	}{
-		{"id too long", func(s *Source) error { _, err := s.RevokeToken(ctx, long, exp); return err }, ErrTooLong},
+		{"id too long", func(s *Source) error { _, err := s.RevokeToken(ctx, long, exp); return err }, cache.ErrTooLong},
 		{"id at the limit", func(s *Source) error { _, err := s.RevokeToken(ctx, max, exp); return err }, nil},
-		{"empty id", func(s *Source) error { _, err := s.RevokeToken(ctx, "", exp); return err }, ErrInvalid},
-		{"claim too long", func(s *Source) error { _, err := s.RevokeAll(ctx, "x"+long, "v", t0); return err }, ErrTooLong},
-		{"value too long", func(s *Source) error { _, err := s.RevokeAll(ctx, "sub", long, t0); return err }, ErrTooLong},
+		{"empty id", func(s *Source) error { _, err := s.RevokeToken(ctx, "", exp); return err }, cache.ErrInvalid},
+		{"id not UTF-8", func(s *Source) error { _, err := s.RevokeToken(ctx, "\xff", exp); return err }, cache.ErrInvalid},
+		{"expiry past 9999", func(s *Source) error {
+			_, err := s.RevokeToken(ctx, "a", cache.MaxTime.Add(time.Second))
+			return err
+		}, cache.ErrInvalid},
+		{"claim too long", func(s *Source) error {
+			_, err := s.RevokeAll(ctx, strings.Repeat("c", cache.MaxClaimBytes+1), "v", t0)
+			return err
+		}, cache.ErrTooLong},
+		{"value too long", func(s *Source) error { _, err := s.RevokeAll(ctx, "sub", long, t0); return err }, cache.ErrTooLong},
 		{"value at the limit", func(s *Source) error { _, err := s.RevokeAll(ctx, "sub", max, t0); return err }, nil},
-		{"claim with NUL", func(s *Source) error { _, err := s.RevokeAll(ctx, "s\x00ub", "v", t0); return err }, ErrInvalid},
-		{"empty claim", func(s *Source) error { _, err := s.RevokeAll(ctx, "", "v", t0); return err }, ErrInvalid},
-		{"unban value too long", func(s *Source) error { _, err := s.Unban(ctx, "sub", long); return err }, ErrTooLong},
-		{"unban claim too long", func(s *Source) error { _, err := s.Unban(ctx, long, "v"); return err }, ErrTooLong},
+		{"empty value", func(s *Source) error { _, err := s.RevokeAll(ctx, "sub", "", t0); return err }, cache.ErrInvalid},
+		{"cutoff before 1970", func(s *Source) error {
+			_, err := s.RevokeAll(ctx, "sub", "v", cache.MinTime.Add(-time.Second))
+			return err
+		}, cache.ErrInvalid},
+		{"claim with NUL", func(s *Source) error { _, err := s.RevokeAll(ctx, "s\x00ub", "v", t0); return err }, cache.ErrInvalid},
+		{"empty claim", func(s *Source) error { _, err := s.RevokeAll(ctx, "", "v", t0); return err }, cache.ErrInvalid},
+		{"unban value too long", func(s *Source) error { _, err := s.Unban(ctx, "sub", long); return err }, cache.ErrTooLong},
+		{"unban claim too long", func(s *Source) error { _, err := s.Unban(ctx, long, "v"); return err }, cache.ErrTooLong},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,7 +289,7 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tc.wantErr) || !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, tc.wantErr) || !errors.Is(err, cache.ErrInvalid) {
 				t.Errorf("err = %v, want %v (an ErrInvalid)", err, tc.wantErr)
 			}
 			if stored != 0 || f.replica.Version() != 0 {

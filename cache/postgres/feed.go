@@ -92,8 +92,6 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	}()
 	s.listenerPID.Store(conn.PgConn().PID())
 
-	// LISTEN before reading the snapshot: a change committed after the
-	// snapshot's start is then both missed by it and notified, never lost.
 	if s.cfg.Migrate && !s.migrated.Load() {
 		migrateCtx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		m, err := migrate(migrateCtx, conn)
@@ -104,6 +102,8 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 		s.migrated.Store(true)
 		s.log.Info(m.String())
 	}
+	// LISTEN before reading the snapshot: a change committed after the
+	// snapshot's start is then both missed by it and notified, never lost.
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
 	err = checkSchema(opCtx, conn)
 	if err == nil {

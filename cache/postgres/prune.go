@@ -18,7 +18,7 @@ type PruneResult struct {
 
 // Prune deletes rows that can no longer reject any token, by the clock:
 // denials expired for longer than Leeway and, when MaxSessionAge is set,
-// cutoffs older than it. Only one daemon prunes at a time: the one that
+// cutoffs older than it by more than Leeway. Only one daemon prunes at a time: the one that
 // gets the transaction-scoped advisory lock; the others skip.
 //
 // Deleting never notifies: replicas forget the same entries by their own
@@ -39,7 +39,9 @@ func (s *Source) Prune(ctx context.Context) (PruneResult, error) {
 		}
 		res.Denials = tag.RowsAffected()
 		if s.cfg.MaxSessionAge > 0 {
-			tag, err := tx.Exec(ctx, "DELETE FROM revokd.cutoffs WHERE before < $1", now.Add(-s.cfg.MaxSessionAge))
+			// The leeway is a margin for the clocks of the other daemons,
+			// which judge session age by their own.
+			tag, err := tx.Exec(ctx, "DELETE FROM revokd.cutoffs WHERE before < $1", now.Add(-s.cfg.MaxSessionAge-s.cfg.Leeway))
 			if err != nil {
 				return err
 			}

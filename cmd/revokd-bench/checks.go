@@ -38,7 +38,7 @@ func pairRatios(runs []runReport, num, den string, f func(runReport) float64) []
 func rps(r runReport) float64 { return r.RPS }
 func p50(r runReport) float64 { return r.P50 }
 
-// judgeTargets judges issue 4's ratio targets on the runs. A target whose
+// judgeTargets judges the ratio targets on the runs. A target whose
 // runs are missing is SKIP, with skipped's reason when there is one.
 func judgeTargets(runs []runReport, skipped map[string]string) []checkResult {
 	type spec struct {

@@ -39,7 +39,7 @@ const usage = `usage: revokd-bench COMMAND [flags]
 commands:
   run             load one server (a running revokd, or any of the servers below)
   compare         start revokd, the echo servers and the PostgreSQL and Redis
-                  baselines, run them alternately and judge issue 4's targets
+                  baselines, run them alternately and judge the ratio targets
   profile         build revokd in this process (same packages and wiring as
                   serve with --data-dir) and write CPU and allocation profiles
                   of it under load: revokd serve exposes no pprof endpoint

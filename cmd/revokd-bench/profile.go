@@ -159,28 +159,45 @@ func startInProcessDaemon(ctx context.Context, keys *Keys, dir, socket string, l
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	wg.Go(func() { errs[0] = src.Run(ctx) })
-	wg.Go(func() { errs[1] = srv.Serve(ctx, ln) })
-	stop := func() {
+	exited := make(chan struct{}, 2) // either part ending early ends the wait below
+	wg.Go(func() { errs[0] = src.Run(ctx); exited <- struct{}{} })
+	wg.Go(func() { errs[1] = srv.Serve(ctx, ln); exited <- struct{}{} })
+	stop := func() error {
 		cancel()
 		wg.Wait()
 		src.Close()
 		p.Close()
+		var failed []error
 		for _, err := range errs {
 			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Warn("in-process daemon", "err", err)
+				failed = append(failed, err)
 			}
 		}
+		return errors.Join(failed...)
 	}
-	for deadline := time.Now().Add(time.Minute); ; {
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		err := daemonReady(ctx, socket)
 		if err == nil {
-			return stop, nil
+			return func() {
+				if err := stop(); err != nil {
+					log.Warn("in-process daemon", "err", err)
+				}
+			}, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		select {
+		case <-tick.C:
+			continue
+		case <-exited:
+			err = fmt.Errorf("it stopped: %w", stop())
+		case <-deadline.C:
 			stop()
-			return nil, fmt.Errorf("in-process daemon not ready: %w", err)
+		case <-ctx.Done():
+			stop()
 		}
-		runtime.Gosched()
+		return nil, fmt.Errorf("in-process daemon not ready: %w", err)
 	}
 }

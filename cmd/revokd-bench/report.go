@@ -177,7 +177,7 @@ func writeSummary(w io.Writer, sums []targetSummary) error {
 	return tw.Flush()
 }
 
-// checkResult is one issue-4 target judged on the runs.
+// checkResult is one ratio target judged on the runs.
 type checkResult struct {
 	Name    string  `json:"name"`
 	Ratio   spread  `json:"ratio"` // per-round ratios
@@ -208,7 +208,7 @@ func judge(name string, ratios []float64, op string, limit float64) checkResult 
 
 func writeChecks(w io.Writer, checks []checkResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "target (issue 4)\tratio median [min–max]\twant\tverdict")
+	fmt.Fprintln(tw, "target\tratio median [min–max]\twant\tverdict")
 	for _, c := range checks {
 		ratio := "-"
 		if c.Verdict != "SKIP" {

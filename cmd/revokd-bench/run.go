@@ -83,7 +83,7 @@ func emit(w io.Writer, rep report, jsonPath string) error {
 		return err
 	}
 	if len(rep.Checks) > 0 {
-		fmt.Fprintln(w, "\n== issue 4 targets: per-round ratios, judged on the median")
+		fmt.Fprintln(w, "\n== targets: per-round ratios, judged on the median")
 		if err := writeChecks(w, rep.Checks); err != nil {
 			return err
 		}

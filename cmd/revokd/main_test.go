@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/revokd/revokd/cache/postgres/pgtest"
 )
 
@@ -33,5 +35,14 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build revokd for the end-to-end tests: %v\n%s", err, out)
 		return 1
 	}
-	return pgtest.Run(m)
+	code := pgtest.Run(m)
+	if code == 0 {
+		// The in-process daemons (serve run from tests) must leave nothing
+		// running behind them.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			code = 1
+		}
+	}
+	return code
 }

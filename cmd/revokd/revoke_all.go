@@ -11,13 +11,15 @@ import (
 const revokeAllAbout = `
 Revokes every token of a subject (logout everywhere, password change,
 compromised account), or of another cutoff claim's value such as a session
-id, the same as POST /v1/revoke-all: every token whose session start
-(orig_iat, else iat) is before the cutoff is rejected.
+id, the same as POST /v1/revoke-all: every token whose session started
+before the cutoff is rejected (the session start is the --session-start-claim
+the daemon was given, orig_iat by default, else iat).
 
---before defaults to now. A time in the future is a ban: every token issued
-before it is rejected until then, including ones issued after this command.
-The cutoff only ever rises; 'revokd unban' lifts a ban. Prints the cutoff in
-effect afterwards.
+--before defaults to now. A time in the future is a ban: until then even new
+logins are rejected, and their tokens stay rejected afterwards, since their
+sessions started before the cutoff; sessions that start after it are
+accepted. The cutoff only ever rises; 'revokd unban' lowers a future one to
+now. Prints the cutoff in effect afterwards.
 `
 
 func runRevokeAll(ctx context.Context, args []string, stdout, stderr io.Writer) int {

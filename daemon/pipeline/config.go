@@ -42,10 +42,7 @@ type Config struct {
 	MaxTokenBytes int // default 8192
 
 	// RequireJTI rejects a token without a jti as missing_claim. Off, such a
-	// token is identified by TokenID (the SHA-256 of its bytes). The issue
-	// describes the flag's off state with the SHA-256 fallback; a flag that
-	// "requires" the claim and then quietly accepts its absence would not
-	// mean anything, so on means required.
+	// token is identified by TokenID (the SHA-256 of its bytes).
 	RequireJTI bool
 
 	// TokenCacheBytes bounds the verified-token cache: 0 means

@@ -74,6 +74,19 @@ func TestReasons(t *testing.T) {
 			parts := strings.Split(hs256(t, valid), ".")
 			return parts[0] + "=." + parts[1] + "." + parts[2]
 		}, reason: client.ReasonMalformed},
+		// A token nothing could revoke is not accepted.
+		{name: "jti longer than any store keeps", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"jti": strings.Repeat("j", 513)}))
+		}, reason: client.ReasonMalformed},
+		{name: "subject with a NUL", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"sub": "a\x00b"}))
+		}, reason: client.ReasonMalformed},
+		{name: "sid longer than any store keeps", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"sid": strings.Repeat("s", 513)}))
+		}, reason: client.ReasonMalformed},
+		{name: "jti at the limit is fine", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"jti": strings.Repeat("j", 512)}))
+		}},
 		{name: "header not JSON", token: func(*testing.T) string { return rawHS256(`{"alg":"HS256"`, `{}`) }, reason: client.ReasonMalformed},
 		{name: "header without alg", token: func(*testing.T) string { return rawHS256(`{"typ":"JWT"}`, `{}`) }, reason: client.ReasonMalformed},
 		{name: "payload not an object", token: func(*testing.T) string { return rawHS256(`{"alg":"HS256"}`, `[1,2]`) }, reason: client.ReasonMalformed},

@@ -4,10 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 )
 
@@ -200,6 +202,17 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 		}
 		if ok {
 			v.Cutoffs = append(v.Cutoffs, ClaimValue{Claim: name, Value: value})
+		}
+	}
+	// A token must stay revocable: an id or a cutoff value that no store
+	// can keep (too long, or with a NUL) would make a token nothing could
+	// deny or cut off.
+	if err := cache.CheckTokenID(v.ID); err != nil {
+		return nil, "", fmt.Errorf("jti: %w", err)
+	}
+	for _, cv := range v.Cutoffs {
+		if err := cache.CheckCutoff(cv.Claim, cv.Value); err != nil {
+			return nil, "", fmt.Errorf("claim %s: %w", cv.Claim, err)
 		}
 	}
 

@@ -131,10 +131,10 @@ func (h *handlers) writeError(w http.ResponseWriter, op string, err error) {
 	h.m.request(op, err)
 	status, _ := errorOf(err)
 	switch {
-	case status == http.StatusServiceUnavailable && op == opReady:
-		// Probes ask every few seconds while the state loads; the feed
-		// logs the cause.
-		h.log.Debug("not ready", "op", op, "err", err)
+	case status == http.StatusServiceUnavailable && (op == opReady || op == opAuth):
+		// Probes, and a proxy's checks of every request, keep asking while
+		// the state loads or is stale; the feed logs the cause once.
+		h.log.Debug("cannot vouch for the revocation state", "op", op, "err", err)
 	case status == http.StatusServiceUnavailable:
 		h.log.Warn("request refused: revocation state unavailable", "op", op, "err", err)
 	case status >= 500:

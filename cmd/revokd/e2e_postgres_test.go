@@ -63,11 +63,13 @@ func TestE2EPostgresStaleAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "answers to fail closed", 30*time.Second, func() bool { return reason() == client.ReasonUnavailable })
+	waitFor(t, "the log to say so", 30*time.Second, func() bool { return d.stderr.Contains("every validation answers unavailable") })
 
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "answers to recover", 60*time.Second, func() bool { return reason() == "" })
+	waitFor(t, "the log to say so", 30*time.Second, func() bool { return d.stderr.Contains("in contact with the revocation store again") })
 }
 
 // A database without the schema: serve refuses, naming the fix, and leaves

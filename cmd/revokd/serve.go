@@ -154,6 +154,9 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	g.Go("server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	g.Go("readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) })
 	g.Go("watchdog", func(ctx context.Context) error { return d.watchdog(ctx, svc) })
+	if stale != nil {
+		g.Go("staleness", func(ctx context.Context) error { return d.logStaleness(ctx, stale) })
+	}
 	err = g.Wait()
 	if err == nil {
 		d.log.Info("stopped", "socket", o.socket)
@@ -270,6 +273,35 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 // database being away is no fault a restart could fix, and a restart would
 // throw away the revocations the daemon still enforces. Without a watchdog
 // it just waits for the end.
+// logStaleness says when --stale-after starts failing answers closed and
+// when it stops: every answer in between is "unavailable", and the log is
+// where an operator looks for why.
+func (d *daemonRun) logStaleness(ctx context.Context, stale func() bool) error {
+	t := time.NewTicker(staleCheckEvery)
+	defer t.Stop()
+	was := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := stale()
+		switch {
+		case now && !was:
+			d.log.Warn("no contact with the revocation store for longer than --stale-after: every validation answers unavailable until it is back",
+				"stale_after", d.opts.staleAfter)
+		case !now && was:
+			d.log.Info("in contact with the revocation store again: validations answer normally")
+		}
+		was = now
+	}
+}
+
+// staleCheckEvery is how often logStaleness looks; only the log waits for
+// it, never an answer.
+const staleCheckEvery = 250 * time.Millisecond
+
 func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
 	err := systemd.Watchdog(ctx, svc.Ready)
 	if err != nil {

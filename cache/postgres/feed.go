@@ -107,6 +107,9 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
 	err = checkSchema(opCtx, conn)
 	if err == nil {
+		err = s.declareSessionAge(opCtx, conn)
+	}
+	if err == nil {
 		_, err = conn.Exec(opCtx, "LISTEN revokd")
 	}
 	cancel()

@@ -18,7 +18,8 @@ type PruneResult struct {
 
 // Prune deletes rows that can no longer reject any token, by the clock:
 // denials expired for longer than Leeway and, when MaxSessionAge is set,
-// cutoffs older than it by more than Leeway. Only one daemon prunes at a time: the one that
+// cutoffs older than it by more than Leeway, and older than the longest
+// maximum session age any daemon declared in revokd.prune_policy. Only one daemon prunes at a time: the one that
 // gets the transaction-scoped advisory lock; the others skip.
 //
 // Deleting never notifies: replicas forget the same entries by their own
@@ -39,9 +40,15 @@ func (s *Source) Prune(ctx context.Context) (PruneResult, error) {
 		}
 		res.Denials = tag.RowsAffected()
 		if s.cfg.MaxSessionAge > 0 {
-			// The leeway is a margin for the clocks of the other daemons,
-			// which judge session age by their own.
-			tag, err := tx.Exec(ctx, "DELETE FROM revokd.cutoffs WHERE before < $1", now.Add(-s.cfg.MaxSessionAge-s.cfg.Leeway))
+			// A cutoff goes once it is older than the longest maximum session
+			// age any daemon declared (and this one's own), by more than the
+			// leeway, a margin for the clocks of the other daemons, which
+			// judge session age by their own. A NULL policy keeps them all.
+			// (greatest skips a NULL, hence the test for it.)
+			tag, err := tx.Exec(ctx, `DELETE FROM revokd.cutoffs c USING revokd.prune_policy p
+				WHERE p.keep_cutoffs IS NOT NULL
+				AND c.before < $1::timestamptz - greatest(p.keep_cutoffs, $2::interval) - $3::interval`,
+				now, s.cfg.MaxSessionAge, s.cfg.Leeway)
 			if err != nil {
 				return err
 			}
@@ -79,4 +86,20 @@ func (s *Source) pruneLoop(ctx context.Context) {
 			slog.Int("replica_cutoffs", cutoffs), slog.Int("replica_denials", denials),
 			slog.Bool("held_lock", res.Locked), slog.Int64("db_cutoffs", res.Cutoffs), slog.Int64("db_denials", res.Denials))
 	}
+}
+
+// declareSessionAge records this daemon's maximum session age in
+// revokd.prune_policy, which keeps the longest any daemon has declared, and
+// none at all (keep every cutoff) once a daemon without one has.
+func (s *Source) declareSessionAge(ctx context.Context, conn *pgx.Conn) error {
+	var age *time.Duration // NULL: this daemon needs every cutoff
+	if s.cfg.MaxSessionAge > 0 {
+		age = &s.cfg.MaxSessionAge
+	}
+	_, err := conn.Exec(ctx, `UPDATE revokd.prune_policy SET keep_cutoffs =
+		CASE WHEN keep_cutoffs IS NULL OR $1::interval IS NULL THEN NULL ELSE greatest(keep_cutoffs, $1::interval) END`, age)
+	if err != nil {
+		return fmt.Errorf("declare the maximum session age: %w", err)
+	}
+	return nil
 }

@@ -100,3 +100,42 @@ func TestPruneLoop(t *testing.T) {
 		t.Error("pruning dropped a live denial")
 	}
 }
+
+// TestPruneKeepsWhatAnotherDaemonNeeds: a daemon prunes cutoffs older than
+// its own maximum session age only when no other daemon following the same
+// database declared a longer one, or none. Otherwise the other daemon's next
+// snapshot would lack cutoffs that still reject tokens it accepts.
+func TestPruneKeepsWhatAnotherDaemonNeeds(t *testing.T) {
+	tests := []struct {
+		name        string
+		otherMaxAge time.Duration // 0: the other daemon has no maximum
+		wantPruned  int64
+	}{
+		{"other daemon has a shorter maximum", 10 * 24 * time.Hour, 1},
+		{"other daemon has a longer maximum", 60 * 24 * time.Hour, 0},
+		{"other daemon has no maximum", 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := migratedDB(t)
+			mustExec(t, connect(t, url), `INSERT INTO revokd.cutoffs (claim, value, before)
+				VALUES ('sub', 'forty-days-ago', now() - interval '40 days')`)
+
+			other := testConfig(t, url)
+			other.MaxSessionAge = tc.otherMaxAge
+			start(t, other).waitSynced(t) // its feed declares its maximum
+
+			cfg := testConfig(t, url)
+			cfg.MaxSessionAge, cfg.Leeway = 30*24*time.Hour, time.Minute
+			a := start(t, cfg)
+			a.waitSynced(t)
+			res, err := a.Prune(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Cutoffs != tc.wantPruned {
+				t.Errorf("pruned %d cutoffs, want %d", res.Cutoffs, tc.wantPruned)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,9 @@ import (
 func TestE2EPythonExample(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
+		if os.Getenv("REVOKD_CI") != "" {
+			t.Fatal("python3 is required in CI (apt-get install -y python3)")
+		}
 		t.Skip("python3 not installed")
 	}
 	dir := shortDir(t)

@@ -6,7 +6,6 @@ package cache
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -186,10 +185,7 @@ func (r *Replica) Denied(id string) bool {
 func (r *Replica) Prune() (cutoffs, denials int) {
 	now := r.clock.Now()
 	nowMicros := now.UnixMicro()
-	oldest := int64(math.MinInt64) // no cutoff is old enough without a maximum session age
-	if r.maxSessionAge > 0 {
-		oldest = now.Add(-r.maxSessionAge).UnixMicro()
-	}
+	oldest := now.Add(-r.maxSessionAge).UnixMicro() // used only with a maximum session age
 	// Look under the read lock, so validations go on during a scan of
 	// millions of entries; delete under the write lock, checking each entry
 	// again, as a newer version may have replaced it meanwhile.
@@ -201,9 +197,11 @@ func (r *Replica) Prune() (cutoffs, denials int) {
 			ids = append(ids, id)
 		}
 	}
-	for k, e := range r.cutoffs {
-		if e.micros < oldest {
-			keys = append(keys, k)
+	if r.maxSessionAge > 0 {
+		for k, e := range r.cutoffs {
+			if e.micros < oldest {
+				keys = append(keys, k)
+			}
 		}
 	}
 	r.mu.RUnlock()

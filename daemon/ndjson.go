@@ -48,8 +48,12 @@ func (s *Server) serveNDJSON(c *conn) {
 	rd := &deadline{set: c.Conn.SetReadDeadline}
 	wd := &deadline{set: c.Conn.SetWriteDeadline}
 	bw := bufio.NewWriterSize(c.Conn, ndjsonWriteBuffer)
-	// write queues an answer; one that does not fit makes bufio write to
-	// the socket at once, so the write deadline moves first.
+	// Every write to the socket moves the write deadline first: flush,
+	// and write when an answer does not fit and bufio writes at once.
+	flush := func(now time.Time) error {
+		wd.refresh(now, s.lim.writeTimeout)
+		return bw.Flush()
+	}
 	write := func(answer []byte) {
 		if len(answer) > bw.Available() {
 			wd.refresh(time.Now(), s.lim.writeTimeout)
@@ -60,11 +64,8 @@ func (s *Server) serveNDJSON(c *conn) {
 	for {
 		if br.Buffered() == 0 {
 			now := time.Now()
-			if bw.Buffered() > 0 {
-				wd.refresh(now, s.lim.writeTimeout)
-				if bw.Flush() != nil {
-					return
-				}
+			if bw.Buffered() > 0 && flush(now) != nil {
+				return
 			}
 			// Shutdown may have expired the deadline meanwhile; checking done
 			// after this covers that case whether or not this moved it.
@@ -81,16 +82,14 @@ func (s *Server) serveNDJSON(c *conn) {
 		if buf, _ := br.Peek(br.Buffered()); bytes.IndexByte(buf, '\n') < 0 {
 			rd.force(time.Now().Add(s.lim.lineTimeout))
 			if s.shuttingDown() {
-				wd.refresh(time.Now(), s.lim.writeTimeout)
-				bw.Flush()
+				flush(time.Now())
 				return
 			}
 		}
 		line, tooLarge, err := readLine(br, s.lim.maxBodyBytes, &long)
 		if err != nil && !errors.Is(err, io.EOF) {
 			// Timeout or reset mid-line: the partial line is no request.
-			wd.refresh(time.Now(), s.lim.writeTimeout)
-			bw.Flush()
+			flush(time.Now())
 			return
 		}
 		switch {
@@ -101,8 +100,7 @@ func (s *Server) serveNDJSON(c *conn) {
 			write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
 		}
 		if err != nil { // EOF: the last line had no newline
-			wd.refresh(time.Now(), s.lim.writeTimeout)
-			bw.Flush()
+			flush(time.Now())
 			return
 		}
 	}

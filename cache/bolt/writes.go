@@ -60,7 +60,7 @@ func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time
 	if written.version != 0 {
 		s.replica.ApplyDenial(cache.Denial{ID: id, ExpiresAt: time.UnixMicro(written.micros), Version: written.version})
 	}
-	return isNew && written.version != 0, nil
+	return isNew, nil
 }
 
 // RevokeAll raises the cutoff for (claim, value) to before and returns the

@@ -18,9 +18,10 @@ type PruneResult struct {
 
 // Prune deletes rows that can no longer reject any token, by the clock:
 // denials expired for longer than Leeway and, when MaxSessionAge is set,
-// cutoffs older than it by more than Leeway, and older than the longest
-// maximum session age any daemon declared in revokd.prune_policy. Only one daemon prunes at a time: the one that
-// gets the transaction-scoped advisory lock; the others skip.
+// cutoffs older than it, and than the longest maximum session age any
+// daemon declared in revokd.prune_policy, by more than Leeway. Only one
+// daemon prunes at a time: the one that gets the transaction-scoped
+// advisory lock; the others skip.
 //
 // Deleting never notifies: replicas forget the same entries by their own
 // clocks (cache.Replica.Prune), so a delete can't make one fail open.

@@ -273,6 +273,16 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 // database being away is no fault a restart could fix, and a restart would
 // throw away the revocations the daemon still enforces. Without a watchdog
 // it just waits for the end.
+func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
+	err := systemd.Watchdog(ctx, svc.Ready)
+	if err != nil {
+		// A missed ping is systemd's to judge; it is no reason to stop.
+		d.log.Warn("systemd watchdog", "err", err)
+	}
+	<-ctx.Done()
+	return nil
+}
+
 // logStaleness says when --stale-after starts failing answers closed and
 // when it stops: every answer in between is "unavailable", and the log is
 // where an operator looks for why.
@@ -301,13 +311,3 @@ func (d *daemonRun) logStaleness(ctx context.Context, stale func() bool) error {
 // staleCheckEvery is how often logStaleness looks; only the log waits for
 // it, never an answer.
 const staleCheckEvery = 250 * time.Millisecond
-
-func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
-	err := systemd.Watchdog(ctx, svc.Ready)
-	if err != nil {
-		// A missed ping is systemd's to judge; it is no reason to stop.
-		d.log.Warn("systemd watchdog", "err", err)
-	}
-	<-ctx.Done()
-	return nil
-}

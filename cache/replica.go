@@ -43,14 +43,21 @@ type entry struct {
 // newer than the one held for the same key, so redelivered or reordered
 // changes are harmless. Entries leave only when the clock says they can no
 // longer reject a token, so nothing here can fail open.
+//
+// A denial holds the token's own exp. This replica refuses the id until exp
+// plus its own leeway, the same leeway its pipeline grants exp, so the
+// daemon that wrote a denial and the daemon that reads it need not agree on
+// one.
 type Replica struct {
 	clock         Clock
 	maxSessionAge time.Duration
+	leeway        int64 // microseconds a denial outlives its exp
 
 	mu      sync.RWMutex
 	cutoffs map[cutoffKey]entry
 	denials map[string]entry
 	claims  map[string]string // interned claim names
+	loading *Load             // the snapshot being loaded, if any
 
 	version    atomic.Int64 // highest version applied
 	lastChange atomic.Int64 // unix micros of the last applied change, by clock
@@ -59,10 +66,13 @@ type Replica struct {
 
 // NewReplica returns an empty replica. maxSessionAge, when positive, lets
 // Prune drop cutoffs that every token they could reject has outlived.
-func NewReplica(clock Clock, maxSessionAge time.Duration) *Replica {
+// leeway is the clock skew the pipeline allows on exp: a denied id stays
+// refused until its exp plus leeway.
+func NewReplica(clock Clock, maxSessionAge, leeway time.Duration) *Replica {
 	return &Replica{
 		clock:         clock,
 		maxSessionAge: maxSessionAge,
+		leeway:        leeway.Microseconds(),
 		cutoffs:       make(map[cutoffKey]entry),
 		denials:       make(map[string]entry),
 		claims:        make(map[string]string),
@@ -79,9 +89,13 @@ func (r *Replica) ApplyCutoff(c Cutoff) bool {
 		r.claims[claim] = claim
 	}
 	k := cutoffKey{claim, c.Value}
+	e := entry{c.Before.UnixMicro(), c.Version}
 	applied := newer(r.cutoffs, k, c.Version)
 	if applied {
-		r.cutoffs[k] = entry{c.Before.UnixMicro(), c.Version}
+		r.cutoffs[k] = e
+	}
+	if r.loading != nil {
+		r.loading.keepCutoff(k, e)
 	}
 	r.mu.Unlock()
 	r.noteApplied(applied, c.Version)
@@ -92,9 +106,13 @@ func (r *Replica) ApplyCutoff(c Cutoff) bool {
 // reports whether it did.
 func (r *Replica) ApplyDenial(d Denial) bool {
 	r.mu.Lock()
+	e := entry{d.ExpiresAt.UnixMicro(), d.Version}
 	applied := newer(r.denials, d.ID, d.Version)
 	if applied {
-		r.denials[d.ID] = entry{d.ExpiresAt.UnixMicro(), d.Version}
+		r.denials[d.ID] = e
+	}
+	if r.loading != nil {
+		r.loading.keepDenial(d.ID, e)
 	}
 	r.mu.Unlock()
 	r.noteApplied(applied, d.Version)
@@ -136,7 +154,8 @@ type Rejection struct {
 // Reject answers a verified token's whole revocation question under one
 // read lock: of the cutoffs on its claims that fall after its session start
 // (both in unix microseconds), the latest, so a ban is reported with its
-// end; else whether id, or altID when set, is denied at now. Validation
+// end; else whether id, or altID when set, is denied at now (until its exp
+// plus the leeway). Validation
 // calls it on every request; one lock instead of one per lookup keeps the
 // cores from trading the lock's cache line back and forth.
 func (r *Replica) Reject(claims []ClaimValue, sessionStart int64, id, altID string, now int64) Rejection {
@@ -156,9 +175,11 @@ func (r *Replica) Reject(claims []ClaimValue, sessionStart int64, id, altID stri
 	return rej
 }
 
+// deniedLocked reports whether id is refused at now: until its exp plus the
+// leeway, as long as the pipeline would accept the token.
 func (r *Replica) deniedLocked(id string, now int64) bool {
 	e, ok := r.denials[id]
-	return ok && now < e.micros
+	return ok && now-r.leeway < e.micros
 }
 
 // Cutoff returns the cutoff for (claim, value), if there is one.
@@ -180,11 +201,12 @@ func (r *Replica) Denied(id string) bool {
 	return r.deniedLocked(id, now)
 }
 
-// Prune forgets denials that have expired and, when a maximum session age
-// is set, cutoffs older than it. It returns how many of each it dropped.
+// Prune forgets denials whose exp plus leeway has passed and, when a maximum
+// session age is set, cutoffs older than it. It returns how many of each it
+// dropped.
 func (r *Replica) Prune() (cutoffs, denials int) {
 	now := r.clock.Now()
-	nowMicros := now.UnixMicro()
+	expired := now.UnixMicro() - r.leeway // a denial ends at exp + leeway
 	oldest := now.Add(-r.maxSessionAge).UnixMicro() // used only with a maximum session age
 	// Look under the read lock, so validations go on during a scan of
 	// millions of entries; delete under the write lock, checking each entry
@@ -193,7 +215,7 @@ func (r *Replica) Prune() (cutoffs, denials int) {
 	var keys []cutoffKey
 	r.mu.RLock()
 	for id, e := range r.denials {
-		if e.micros <= nowMicros {
+		if e.micros <= expired {
 			ids = append(ids, id)
 		}
 	}
@@ -211,7 +233,7 @@ func (r *Replica) Prune() (cutoffs, denials int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range ids {
-		if e, ok := r.denials[id]; ok && e.micros <= nowMicros {
+		if e, ok := r.denials[id]; ok && e.micros <= expired {
 			delete(r.denials, id)
 			denials++
 		}

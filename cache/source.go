@@ -23,19 +23,25 @@ type Source interface {
 	// is cancelled. It marks the replica ready after the first snapshot.
 	Run(ctx context.Context) error
 
-	// RevokeToken denies one token id until expiresAt. It reports whether a
-	// new denial was stored: false when the id is already denied or
-	// expiresAt has passed. An id already denied until earlier is extended
-	// to expiresAt all the same (and still reports false), so a denial
-	// never ends before the latest exp it was asked to cover.
-	RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error)
+	// RevokeToken denies one token id. exp is the token's own exp, stored
+	// as it is: each daemon refuses the id until exp plus its own leeway.
+	// It reports whether a new denial was stored: false when the id is
+	// already denied, or when exp plus the leeway has passed. An id already
+	// denied until earlier is extended to exp all the same (and still
+	// reports false), so a denial never ends before the latest exp it was
+	// asked to cover.
+	RevokeToken(ctx context.Context, id string, exp time.Time) (bool, error)
 
 	// RevokeAll raises the cutoff for (claim, value) to before, never
-	// lowering it, and returns the cutoff in effect afterwards.
+	// lowering it, and returns the cutoff in effect afterwards. A zero
+	// before means now by the store's clock, read when the write is made
+	// (PostgreSQL's clock_timestamp(), so SQL callers and the socket share
+	// one clock).
 	RevokeAll(ctx context.Context, claim, value string, before time.Time) (time.Time, error)
 
-	// Unban lowers a cutoff that lies in the future to now and returns the
-	// cutoff in effect afterwards (zero when there is none).
+	// Unban lowers a cutoff that lies in the future to now, by the store's
+	// clock read when the write is made, and returns the cutoff in effect
+	// afterwards (zero when there is none).
 	Unban(ctx context.Context, claim, value string) (time.Time, error)
 
 	// Status describes the source's connection to its store.

@@ -47,7 +47,7 @@ func runWithDaemon(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	replica := cache.NewReplica(cache.SystemClock{}, 0)
+	replica := cache.NewReplica(cache.SystemClock{}, 0, 0)
 	p, err := pipeline.New(pipeline.Config{HMACSecret: exampleSecret, Replica: replica})
 	if err != nil {
 		return 0, err

@@ -119,7 +119,7 @@ type serviceFixture struct {
 func newServiceFixture(t testing.TB, staleAfter time.Duration) *serviceFixture {
 	t.Helper()
 	clock := cache.NewManualClock(t0)
-	r := cache.NewReplica(clock, 0)
+	r := cache.NewReplica(clock, 0, 0)
 	src := newMemSource(r, clock)
 	src.lastContact = t0
 	p, err := pipeline.New(pipeline.Config{
@@ -368,7 +368,7 @@ func TestInvalidWriteIsBadRequest(t *testing.T) {
 
 func TestServiceStatusBeforeFirstSnapshot(t *testing.T) {
 	clock := cache.NewManualClock(t0)
-	r := cache.NewReplica(clock, 0)
+	r := cache.NewReplica(clock, 0, 0)
 	src := newMemSource(r, clock) // never in contact: lastContact stays zero
 	p, err := pipeline.New(pipeline.Config{HMACSecret: testSecret, Clock: clock, Replica: r})
 	if err != nil {

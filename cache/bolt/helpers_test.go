@@ -28,7 +28,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{path: filepath.Join(t.TempDir(), "revokd.db"), clock: cache.NewManualClock(t0)}
-	f.replica = cache.NewReplica(f.clock, 0)
+	f.replica = cache.NewReplica(f.clock, 0, 0)
 	f.src = f.open(t, Config{})
 	return f
 }
@@ -60,7 +60,7 @@ func (f *fixture) reopen(t *testing.T, cfg Config) {
 	if err := f.src.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	f.replica = cache.NewReplica(f.clock, 0)
+	f.replica = cache.NewReplica(f.clock, 0, 0)
 	f.src = f.open(t, cfg)
 	load(t, f.src)
 }

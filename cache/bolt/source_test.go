@@ -69,7 +69,7 @@ func TestReloadCatchesUpMissedChanges(t *testing.T) {
 	}
 
 	// Another daemon's replica writes while stale hears nothing.
-	other := cache.NewReplica(f.clock, 0)
+	other := cache.NewReplica(f.clock, 0, 0)
 	s2 := f.open(t, Config{Replica: other})
 	load(t, s2)
 	mustUnban(t, s2, "sub", "banned")
@@ -96,7 +96,7 @@ func TestReloadCatchesUpMissedChanges(t *testing.T) {
 
 func TestSecondOpenFails(t *testing.T) {
 	f := newFixture(t)
-	_, err := OpenConfig(Config{Path: f.path, Replica: cache.NewReplica(f.clock, 0), Clock: f.clock, LockTimeout: 50 * time.Millisecond})
+	_, err := OpenConfig(Config{Path: f.path, Replica: cache.NewReplica(f.clock, 0, 0), Clock: f.clock, LockTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open: err = %v, want ErrLocked", err)
 	}
@@ -161,7 +161,7 @@ func TestPrune(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.replica = cache.NewReplica(f.clock, tc.maxSessionAge)
+			f.replica = cache.NewReplica(f.clock, tc.maxSessionAge, 0)
 			if err := f.src.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}

@@ -100,7 +100,7 @@ func testConfig(t testing.TB, url string) Config {
 	clock := cache.NewManualClock(time.Now().Truncate(time.Microsecond))
 	return Config{
 		URL:           url,
-		Replica:       cache.NewReplica(clock, 0),
+		Replica:       cache.NewReplica(clock, 0, 0),
 		Clock:         clock,
 		Logger:        testLogger(t),
 		Heartbeat:     200 * time.Millisecond,

@@ -83,7 +83,7 @@ func TestMeasureSnapshot(t *testing.T) {
 	rssBefore := vmRSS(t)
 	cfg := testConfig(t, url)
 	cfg.Clock = cache.SystemClock{}
-	cfg.Replica = cache.NewReplica(cfg.Clock, 0)
+	cfg.Replica = cache.NewReplica(cfg.Clock, 0, 0)
 	cfg.Heartbeat = DefaultHeartbeat
 	begin = time.Now()
 	d := start(t, cfg)

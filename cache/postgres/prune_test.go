@@ -31,7 +31,7 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := cache.NewManualClock(dbNow.Add(2 * 24 * time.Hour)) // two days on
-	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour)
+	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 0)
 	cfg.Leeway, cfg.MaxSessionAge = 30*time.Minute, 30*24*time.Hour
 	a := start(t, cfg)
 	a.waitSynced(t)

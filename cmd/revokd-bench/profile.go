@@ -139,7 +139,7 @@ func startInProcessDaemon(ctx context.Context, keys *Keys, dir, socket string, l
 		pems = append(pems, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	}
 	clock := cache.SystemClock{}
-	replica := cache.NewReplica(clock, 0)
+	replica := cache.NewReplica(clock, 0, 0)
 	p, err := pipeline.New(pipeline.Config{HMACSecret: keys.HMAC, PublicKeyPEMs: pems, Clock: clock, Replica: replica, Leeway: baselineLeeway})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)

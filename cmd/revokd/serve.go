@@ -103,7 +103,7 @@ type daemonRun struct {
 func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	o := d.opts
 	clock := cache.SystemClock{}
-	replica := cache.NewReplica(clock, o.maxSessionAge)
+	replica := cache.NewReplica(clock, o.maxSessionAge, o.leeway)
 
 	// The pipeline asks on every answer whether the source has been silent
 	// too long. It is built before the source is opened, so that a bad key

@@ -84,7 +84,7 @@ func BenchmarkValidate(b *testing.B) {
 
 // busyReplica holds a thousand cutoffs and denials that match nothing.
 func busyReplica() *cache.Replica {
-	r := cache.NewReplica(cache.SystemClock{}, 0)
+	r := cache.NewReplica(cache.SystemClock{}, 0, 0)
 	r.SetReady()
 	for i := range 1000 {
 		r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: fmt.Sprintf("user-%d", 1000+i), Before: time.Now(), Version: int64(2*i + 1)})

@@ -115,7 +115,7 @@ func TestConformance(t *testing.T) {
 	for name, prof := range vf.Profiles {
 		cfg := profileConfig(t, prof)
 		cfg.Clock = cache.NewManualClock(now)
-		cfg.Replica = cache.NewReplica(cfg.Clock, cfg.MaxSessionAge)
+		cfg.Replica = cache.NewReplica(cfg.Clock, cfg.MaxSessionAge, cfg.Leeway)
 		cfg.Replica.SetReady()
 		p, err := pipeline.New(cfg)
 		if err != nil {

@@ -44,7 +44,7 @@ func FuzzValidate(f *testing.F) {
 	cfg := profileConfig(f, vf.Profiles["seed"])
 	clock := cache.NewManualClock(now)
 	cfg.Clock = clock
-	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge)
+	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge, cfg.Leeway)
 	cfg.Replica.SetReady()
 	p, err := pipeline.New(cfg)
 	if err != nil {

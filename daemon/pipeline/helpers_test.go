@@ -100,7 +100,7 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 		cfg.HMACSecret, cfg.PublicKeyPEMs = base.HMACSecret, base.PublicKeyPEMs
 	}
 	f := &fixture{t: t, clock: cache.NewManualClock(t0)}
-	f.replica = cache.NewReplica(f.clock, cfg.MaxSessionAge)
+	f.replica = cache.NewReplica(f.clock, cfg.MaxSessionAge, cfg.Leeway)
 	f.replica.SetReady()
 	cfg.Clock, cfg.Replica = f.clock, f.replica
 	p, err := pipeline.New(cfg)

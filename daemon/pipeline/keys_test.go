@@ -148,7 +148,7 @@ func TestNewErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	privatePEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	replica := cache.NewReplica(cache.SystemClock{}, 0)
+	replica := cache.NewReplica(cache.SystemClock{}, 0, 0)
 	tests := []struct {
 		name string
 		cfg  pipeline.Config

@@ -319,7 +319,7 @@ func TestConcurrentValidate(t *testing.T) {
 // reason.
 func TestReplicaNotReadyIsUnavailable(t *testing.T) {
 	clock := cache.NewManualClock(t0)
-	replica := cache.NewReplica(clock, 0)
+	replica := cache.NewReplica(clock, 0, 0)
 	p, err := pipeline.New(pipeline.Config{HMACSecret: keys().hmac, Clock: clock, Replica: replica})
 	if err != nil {
 		t.Fatal(err)

@@ -206,7 +206,7 @@ func (r *Replica) Denied(id string) bool {
 // dropped.
 func (r *Replica) Prune() (cutoffs, denials int) {
 	now := r.clock.Now()
-	expired := now.UnixMicro() - r.leeway // a denial ends at exp + leeway
+	expired := now.UnixMicro() - r.leeway           // a denial ends at exp + leeway
 	oldest := now.Add(-r.maxSessionAge).UnixMicro() // used only with a maximum session age
 	// Look under the read lock, so validations go on during a scan of
 	// millions of entries; delete under the write lock, checking each entry

@@ -15,6 +15,7 @@ import (
 // implements it.
 type Validator interface {
 	Validate(token string) pipeline.Result
+	Revocable(token string) pipeline.Result
 	ValidateBytes(token []byte) pipeline.Result
 	Leeway() time.Duration
 	CacheHits() uint64
@@ -50,18 +51,21 @@ func (s *Service) Validate(token string) pipeline.Result { return s.p.Validate(t
 // verified-cache hit copies nothing.
 func (s *Service) ValidateBytes(token []byte) pipeline.Result { return s.p.ValidateBytes(token) }
 
-// Revoke denies one token. A token is denied only when it validates as
-// active now: an invalid, expired or already revoked one stores nothing, as
-// RFC 7009 has it. A bare jti is denied until exp plus leeway, if that is
-// still ahead.
+// Revoke denies one token. A token is denied when it verifies and has not
+// expired, even when its nbf (or iat, or session start) is still ahead: it
+// can be revoked before it is ever used. An invalid, expired or already
+// revoked token, or one a cutoff covers, stores nothing, as RFC 7009 has
+// it. The source is given the token's own exp; each daemon adds its own
+// leeway when it reads the denial. A bare jti is stored only while its exp
+// plus this daemon's leeway is still ahead.
 func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error) {
 	var (
-		id      string
-		expires time.Time
+		id  string
+		exp time.Time
 	)
 	switch {
 	case req.Token != "":
-		res := s.p.Validate(req.Token)
+		res := s.p.Revocable(req.Token)
 		if res.Reason == client.ReasonUnavailable {
 			// Whether the token is already revoked is unknown; "stored":
 			// false would tell the caller its revocation was not needed.
@@ -70,10 +74,10 @@ func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.
 		if !res.Active() {
 			return client.RevokeResponse{}, nil
 		}
-		id, expires = res.Token.ID, res.Token.Expires.Add(s.p.Leeway())
+		id, exp = res.Token.ID, res.Token.Expires
 	case req.JTI != "" && req.Exp > 0:
-		id, expires = req.JTI, time.Unix(req.Exp, 0).Add(s.p.Leeway())
-		if !expires.After(s.clock.Now()) {
+		id, exp = req.JTI, time.Unix(req.Exp, 0)
+		if !exp.Add(s.p.Leeway()).After(s.clock.Now()) {
 			return client.RevokeResponse{}, nil
 		}
 	default:
@@ -81,7 +85,7 @@ func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.
 	}
 	// A token with an absurd exp is denied until the last time a store
 	// keeps, rather than refused and left active.
-	stored, err := s.src.RevokeToken(ctx, id, cache.ClampExpiry(expires))
+	stored, err := s.src.RevokeToken(ctx, id, cache.ClampExpiry(exp))
 	if err != nil {
 		return client.RevokeResponse{}, fmt.Errorf("revoke token: %w", err)
 	}
@@ -106,16 +110,22 @@ func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
 	return claim, value, nil
 }
 
-// RevokeAll raises the cutoff for a subject or claim value to Before
-// (default now); a Before in the future is a ban. It answers with the cutoff
-// in effect, which may be later than asked.
+// RevokeAll raises the cutoff for a subject or claim value to Before; a
+// Before in the future is a ban. Without one the source takes now by its
+// own clock, when it makes the write (PostgreSQL's clock_timestamp()), so
+// every writer, through SQL or the socket, shares one clock. A Before that
+// no store keeps is a bad request, whatever the store. It answers with the
+// cutoff in effect, which may be later than asked.
 func (s *Service) RevokeAll(ctx context.Context, req client.RevokeAllRequest) (client.RevokeAllResponse, error) {
 	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
 	if err != nil {
 		return client.RevokeAllResponse{}, err
 	}
-	before := s.clock.Now()
+	var before time.Time // zero: now, by the source's clock
 	if req.Before != nil {
+		if err := cache.CheckTime(`"before"`, *req.Before); err != nil {
+			return client.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
+		}
 		before = *req.Before
 	}
 	eff, err := s.src.RevokeAll(ctx, claim, value, before)

@@ -23,12 +23,15 @@ type memSource struct {
 	mu          sync.Mutex
 	r           *cache.Replica
 	clock       cache.Clock
+	leeway      time.Duration // a denial is in force until exp plus it
 	version     int64
 	cutoffs     map[[2]string]time.Time
 	denials     map[string]time.Time
 	down        bool // writes fail with cache.ErrUnavailable
 	writes      int
 	lastContact time.Time
+	exps        []time.Time // every exp RevokeToken was given
+	befores     []time.Time // every before RevokeAll was given
 }
 
 func newMemSource(r *cache.Replica, clock cache.Clock) *memSource {
@@ -41,21 +44,24 @@ func (m *memSource) Run(ctx context.Context) error {
 	return nil
 }
 
-func (m *memSource) RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error) {
+func (m *memSource) RevokeToken(ctx context.Context, id string, exp time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++
+	m.exps = append(m.exps, exp)
 	if m.down {
 		return false, cache.ErrUnavailable
 	}
 	now := m.clock.Now()
-	if held, ok := m.denials[id]; (ok && held.After(now)) || !expiresAt.After(now) {
+	held, ok := m.denials[id]
+	inForce := ok && held.Add(m.leeway).After(now)
+	if (inForce && !exp.After(held)) || (!inForce && !exp.Add(m.leeway).After(now)) {
 		return false, nil
 	}
-	m.denials[id] = expiresAt
+	m.denials[id] = exp
 	m.version++
-	m.r.ApplyDenial(cache.Denial{ID: id, ExpiresAt: expiresAt, Version: m.version})
-	return true, nil
+	m.r.ApplyDenial(cache.Denial{ID: id, ExpiresAt: exp, Version: m.version})
+	return !inForce, nil
 }
 
 func (m *memSource) setCutoff(k [2]string, before time.Time) {
@@ -68,8 +74,12 @@ func (m *memSource) RevokeAll(ctx context.Context, claim, value string, before t
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes++
+	m.befores = append(m.befores, before)
 	if m.down {
 		return time.Time{}, cache.ErrUnavailable
+	}
+	if before.IsZero() {
+		before = m.clock.Now()
 	}
 	k := [2]string{claim, value}
 	if held, ok := m.cutoffs[k]; ok && !before.After(held) {
@@ -119,8 +129,9 @@ type serviceFixture struct {
 func newServiceFixture(t testing.TB, staleAfter time.Duration) *serviceFixture {
 	t.Helper()
 	clock := cache.NewManualClock(t0)
-	r := cache.NewReplica(clock, 0, 0)
+	r := cache.NewReplica(clock, 0, testLeeway)
 	src := newMemSource(r, clock)
+	src.leeway = testLeeway
 	src.lastContact = t0
 	p, err := pipeline.New(pipeline.Config{
 		HMACSecret: testSecret,
@@ -172,6 +183,9 @@ func TestServiceRevoke(t *testing.T) {
 		{name: "jti in the future", req: client.RevokeRequest{JTI: "j-3", Exp: t0.Add(time.Hour).Unix()}, wantStored: true, wantWrite: true},
 		{name: "jti expired but within leeway", req: client.RevokeRequest{JTI: "j-4", Exp: t0.Add(-10 * time.Second).Unix()}, wantStored: true, wantWrite: true},
 		{name: "jti expired beyond leeway", req: client.RevokeRequest{JTI: "j-5", Exp: t0.Add(-time.Minute).Unix()}, wantStored: false},
+		{name: "jti whose exp plus leeway is now", req: client.RevokeRequest{JTI: "j-6", Exp: t0.Add(-testLeeway).Unix()}, wantStored: false},
+		{name: "jti whose exp plus leeway is a second ahead", req: client.RevokeRequest{JTI: "j-7", Exp: t0.Add(-testLeeway + time.Second).Unix()},
+			wantStored: true, wantWrite: true},
 		{name: "exp past what a store keeps", req: client.RevokeRequest{JTI: "j-far", Exp: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()},
 			wantStored: true, wantWrite: true},
 	}
@@ -194,14 +208,145 @@ func TestServiceRevoke(t *testing.T) {
 		t.Errorf("revoked token validates as %q, want %q", res.Reason, client.ReasonRevoked)
 	}
 	_, denials := f.r.Snapshot()
-	want := t0.Add(-time.Minute).Add(time.Hour).Add(testLeeway)
+	want := t0.Add(-time.Minute).Add(time.Hour)
 	for _, d := range denials {
 		if d.ID == "j-1" && !d.ExpiresAt.Equal(want) {
-			t.Errorf("denial j-1 expires %v, want exp+leeway %v", d.ExpiresAt, want)
+			t.Errorf("denial j-1 holds exp %v, want the token's own exp %v (no leeway added)", d.ExpiresAt, want)
+		}
+		if d.ID == "j-4" && !d.ExpiresAt.Equal(time.Unix(t0.Add(-10*time.Second).Unix(), 0)) {
+			t.Errorf("denial j-4 holds exp %v, want the given exp %v", d.ExpiresAt, t0.Add(-10*time.Second))
 		}
 		if d.ID == "j-far" && !d.ExpiresAt.Equal(cache.MaxTime) {
 			t.Errorf("denial j-far expires %v, want it clamped to %v", d.ExpiresAt, cache.MaxTime)
 		}
+	}
+}
+
+// mintClaims signs an HS256 token with the given claims.
+func mintClaims(t testing.TB, claims jwt.MapClaims) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestServiceRevokeNotYetValid: a verified, unexpired token can be revoked
+// before its nbf (or its iat) comes, and is refused once it does; the rules
+// for storing nothing (denied, cut off, expired) hold for it too.
+func TestServiceRevokeNotYetValid(t *testing.T) {
+	iat := t0.Add(-time.Minute).Unix()
+	exp := t0.Add(time.Hour).Unix()
+	nbf := t0.Add(10 * time.Minute)
+	tests := []struct {
+		name       string
+		claims     jwt.MapClaims
+		setup      func(f *serviceFixture)
+		wantStored bool
+		wantExp    time.Time // the exp the source was given; zero: not asked
+	}{
+		{name: "nbf ahead", claims: jwt.MapClaims{"sub": "alice", "jti": "j", "iat": iat, "nbf": nbf.Unix(), "exp": exp},
+			wantStored: true, wantExp: time.Unix(exp, 0)},
+		{name: "iat ahead", claims: jwt.MapClaims{"sub": "alice", "jti": "j", "iat": nbf.Unix(), "exp": exp},
+			wantStored: true, wantExp: time.Unix(exp, 0)},
+		{name: "nbf ahead, already denied", claims: jwt.MapClaims{"sub": "alice", "jti": "j", "iat": iat, "nbf": nbf.Unix(), "exp": exp},
+			setup: func(f *serviceFixture) {
+				f.r.ApplyDenial(cache.Denial{ID: "j", ExpiresAt: time.Unix(exp, 0), Version: 100})
+			}},
+		{name: "nbf ahead, subject banned past it", claims: jwt.MapClaims{"sub": "alice", "jti": "j", "iat": iat, "nbf": nbf.Unix(), "exp": exp},
+			setup: func(f *serviceFixture) {
+				f.r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "alice", Before: t0.Add(24 * time.Hour), Version: 100})
+			}},
+		{name: "nbf ahead, expired", claims: jwt.MapClaims{"sub": "alice", "jti": "j", "iat": iat - 7200, "nbf": nbf.Unix(), "exp": t0.Add(-time.Hour).Unix()}},
+		{name: "nbf ahead, bad signature", claims: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t, 0)
+			tok := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+			if tc.claims != nil {
+				tok = mintClaims(t, tc.claims)
+			}
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			got, err := f.svc.Revoke(context.Background(), client.RevokeRequest{Token: tok})
+			if err != nil {
+				t.Fatalf("Revoke: %v", err)
+			}
+			if got.Stored != tc.wantStored {
+				t.Errorf("stored = %v, want %v", got.Stored, tc.wantStored)
+			}
+			switch {
+			case tc.wantExp.IsZero() && len(f.src.exps) != 0:
+				t.Errorf("source asked to deny until %v, want not asked", f.src.exps)
+			case !tc.wantExp.IsZero() && (len(f.src.exps) != 1 || !f.src.exps[0].Equal(tc.wantExp)):
+				t.Errorf("source given exps %v, want [%v]: the token's own exp", f.src.exps, tc.wantExp)
+			}
+			if !tc.wantStored {
+				return
+			}
+			// Once its time comes, the token is refused.
+			if res := f.svc.Validate(tok); res.Reason != client.ReasonNotYetValid {
+				t.Errorf("before its time: %q, want %q", res.Reason, client.ReasonNotYetValid)
+			}
+			f.clock.Set(nbf)
+			if res := f.svc.Validate(tok); res.Reason != client.ReasonRevoked {
+				t.Errorf("at its time: %q, want %q", res.Reason, client.ReasonRevoked)
+			}
+		})
+	}
+}
+
+// TestServiceRevokeAllBefore: without "before" the source is given a zero
+// time and takes its own clock; a "before" no store keeps is a bad request
+// that reaches no store.
+func TestServiceRevokeAllBefore(t *testing.T) {
+	at := func(s string) *time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &v
+	}
+	tests := []struct {
+		name       string
+		before     *time.Time
+		wantErr    bool
+		wantSource time.Time // what the source is given
+		wantBefore time.Time // the cutoff in effect
+	}{
+		{name: "no before: the store's clock", before: nil, wantSource: time.Time{}, wantBefore: t0},
+		{name: "year 1", before: at("0001-01-01T00:00:00Z"), wantErr: true},
+		{name: "before 1970", before: at("1969-12-31T23:59:59Z"), wantErr: true},
+		{name: "after 9999", before: at("9999-01-01T00:00:01Z"), wantErr: true},
+		{name: "1970", before: at("1970-01-01T00:00:00Z"), wantSource: time.Unix(0, 0), wantBefore: time.Unix(0, 0)},
+		{name: "9999", before: at("9999-01-01T00:00:00Z"), wantSource: cache.MaxTime, wantBefore: cache.MaxTime},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t, 0)
+			got, err := f.svc.RevokeAll(context.Background(), client.RevokeAllRequest{Sub: "42", Before: tc.before})
+			if tc.wantErr {
+				if status, body := errorOf(err); status != 400 || body.Code != client.CodeBadRequest {
+					t.Errorf("got %+v, %v (%d %s); want 400 %s", got, err, status, body.Code, client.CodeBadRequest)
+				}
+				if f.src.writes != 0 {
+					t.Errorf("source written %d times, want 0", f.src.writes)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("RevokeAll: %v", err)
+			}
+			if len(f.src.befores) != 1 || !f.src.befores[0].Equal(tc.wantSource) {
+				t.Errorf("source given %v, want [%v]", f.src.befores, tc.wantSource)
+			}
+			if !got.Before.Equal(tc.wantBefore) {
+				t.Errorf("cutoff in effect %v, want %v", got.Before, tc.wantBefore)
+			}
+		})
 	}
 }
 

@@ -149,3 +149,13 @@ func mustUnban(t *testing.T, s *Source, claim, value string) time.Time {
 	}
 	return got
 }
+
+// newLeewayFixture is newFixture for a daemon with the given leeway: the
+// replica and the store both count a denial until exp plus it.
+func newLeewayFixture(t *testing.T, leeway time.Duration) *fixture {
+	t.Helper()
+	f := &fixture{path: filepath.Join(t.TempDir(), "revokd.db"), clock: cache.NewManualClock(t0)}
+	f.replica = cache.NewReplica(f.clock, 0, leeway)
+	f.src = f.open(t, Config{Leeway: leeway})
+	return f
+}

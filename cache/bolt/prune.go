@@ -12,14 +12,15 @@ import (
 const pruneBatch = 4096
 
 // Prune deletes the rows that can no longer reject a token: denials whose
-// expiry is not after now and, when MaxSessionAge is set, cutoffs older than
+// exp plus the leeway is not after now and, when MaxSessionAge is set, cutoffs older than
 // now − MaxSessionAge (any token they could reject fails session_expired).
 // It then prunes the replica by the same rules and returns how many rows it
 // deleted from the store.
 func (s *Source) Prune(ctx context.Context) (int, error) {
 	now := s.clock.Now()
 	nowMicros := now.UnixMicro()
-	n, err := s.pruneBucket(ctx, bucketDenials, func(r record) bool { return r.micros <= nowMicros })
+	expired := nowMicros - s.leeway // a denial is in force until exp + leeway
+	n, err := s.pruneBucket(ctx, bucketDenials, func(r record) bool { return r.micros <= expired })
 	if err != nil {
 		return n, fmt.Errorf("prune denials: %w", err)
 	}

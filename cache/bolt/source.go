@@ -47,6 +47,10 @@ type Config struct {
 	// the daemon's --max-session-age; raising that setting later cannot
 	// bring back cutoffs already pruned.
 	MaxSessionAge time.Duration
+	// Leeway is the clock skew the daemon allows on exp: the replica's and
+	// the pipeline's. A denial stores the token's own exp and is in force
+	// until exp plus Leeway, so RevokeToken and pruning count it that far.
+	Leeway time.Duration
 	// PruneInterval is how often Run prunes (wall time); default one minute.
 	PruneInterval time.Duration
 	// LockTimeout is how long Open waits for the file lock.
@@ -61,6 +65,7 @@ type Source struct {
 	clock         cache.Clock
 	logger        *slog.Logger
 	maxSessionAge time.Duration
+	leeway        int64 // microseconds a denial outlives its exp
 	pruneInterval time.Duration
 
 	loaded atomic.Bool
@@ -83,6 +88,9 @@ func OpenConfig(cfg Config) (*Source, error) {
 	}
 	if cfg.Replica == nil {
 		return nil, errors.New("open bolt store: nil replica")
+	}
+	if cfg.Leeway < 0 {
+		return nil, fmt.Errorf("open bolt store: leeway %s is negative", cfg.Leeway)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = cache.SystemClock{}
@@ -114,6 +122,7 @@ func OpenConfig(cfg Config) (*Source, error) {
 		clock:         cfg.Clock,
 		logger:        cfg.Logger.With("source", "bolt", "path", cfg.Path),
 		maxSessionAge: cfg.MaxSessionAge,
+		leeway:        cfg.Leeway.Microseconds(),
 		pruneInterval: cfg.PruneInterval,
 	}, nil
 }

@@ -11,73 +11,91 @@ import (
 	"github.com/revokd/revokd/cache"
 )
 
-// RevokeToken denies id until expiresAt. It reports true when it stored a
-// new denial: false when expiresAt is not after now, or when an unexpired
-// denial for id is already stored. A later expiresAt still extends that
+// RevokeToken denies id until its token's exp: the store keeps exp as it is,
+// and the replica refuses the id until exp plus its leeway. It reports true
+// when it stored a new denial: false when exp plus the leeway has passed, or
+// when a denial for id is already in force. A later exp still extends that
 // denial, as the PostgreSQL source does: the same id may come again with a
-// later exp, and the denial must outlive it. Every write is fsynced before
-// RevokeToken returns and is then applied to the replica.
-func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error) {
+// later exp, and the denial must outlive it. The clock is read inside the
+// write transaction, under the store's lock, so "in force" means the same
+// thing for every writer. Every write is fsynced before RevokeToken returns,
+// and the replica then holds the denial in force, written now or before.
+func (s *Source) RevokeToken(ctx context.Context, id string, exp time.Time) (bool, error) {
 	if err := cache.CheckTokenID(id); err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
 	}
-	if err := cache.CheckTime("expiry", expiresAt); err != nil {
+	if err := cache.CheckTime("expiry", exp); err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
 	}
-	now := s.clock.Now().UnixMicro()
-	exp := expiresAt.UnixMicro()
-	if exp <= now {
-		return false, nil
-	}
+	want := exp.UnixMicro()
 	var (
-		written record
-		isNew   = true
+		effective record // the denial in force afterwards; version 0: none
+		isNew     bool
 	)
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		effective, isNew = record{}, false
+		now := s.clock.Now().UnixMicro()
 		b := tx.Bucket(bucketDenials)
+		var held record
+		inForce := false
 		if v := b.Get([]byte(id)); v != nil {
-			held, err := decodeRecord(v)
-			if err != nil {
+			var err error
+			if held, err = decodeRecord(v); err != nil {
 				return fmt.Errorf("denial %q: %w", id, err)
 			}
-			if held.micros > now {
-				isNew = false
-				if exp <= held.micros {
-					return nil
-				}
-			}
+			inForce = now-s.leeway < held.micros
+		}
+		if inForce && want <= held.micros {
+			effective = held
+			return nil
+		}
+		if !inForce && want <= now-s.leeway {
+			// Expired with its leeway: nothing to deny. A stale row left
+			// for pruning stays as it is.
+			return nil
 		}
 		version, err := nextVersion(tx)
 		if err != nil {
 			return err
 		}
-		written = record{micros: exp, version: version}
-		return b.Put([]byte(id), written.encode())
+		effective, isNew = record{micros: want, version: version}, !inForce
+		return b.Put([]byte(id), effective.encode())
 	})
 	if err != nil {
 		return false, fmt.Errorf("revoke token: %w", err)
 	}
-	if written.version != 0 {
-		s.replica.ApplyDenial(cache.Denial{ID: id, ExpiresAt: time.UnixMicro(written.micros), Version: written.version})
+	if effective.version != 0 {
+		// Applied whether this call wrote it or found it: a denial another
+		// writer committed may not have reached the replica yet, and it must
+		// be there before this call acknowledges anything.
+		s.replica.ApplyDenial(cache.Denial{ID: id, ExpiresAt: time.UnixMicro(effective.micros), Version: effective.version})
 	}
 	return isNew, nil
 }
 
 // RevokeAll raises the cutoff for (claim, value) to before and returns the
-// cutoff in effect afterwards: the later of the stored one and before. It
-// writes (with a new version) only when it raises the cutoff. before is kept
-// to the microsecond, like every time in the store.
+// cutoff in effect afterwards: the later of the stored one and before. A
+// zero before means now, by the clock read inside the write transaction,
+// under the store's lock. It writes (with a new version) only when it raises
+// the cutoff, and before it returns the replica holds the cutoff in effect,
+// whether this call wrote it or another writer did. before is kept to the
+// microsecond, like every time in the store.
 func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time.Time) (time.Time, error) {
 	if err := cache.CheckCutoff(claim, value); err != nil {
 		return time.Time{}, fmt.Errorf("revoke all: %w", err)
 	}
-	if err := cache.CheckTime("cutoff", before); err != nil {
-		return time.Time{}, fmt.Errorf("revoke all: %w", err)
+	if !before.IsZero() {
+		if err := cache.CheckTime("cutoff", before); err != nil {
+			return time.Time{}, fmt.Errorf("revoke all: %w", err)
+		}
 	}
-	want := before.UnixMicro()
 	key := cutoffKey(claim, value)
-	var effective, stored record
+	var effective record
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		want := before.UnixMicro()
+		if before.IsZero() {
+			want = s.clock.Now().UnixMicro()
+		}
 		b := tx.Bucket(bucketCutoffs)
 		held, ok, err := getCutoff(b, key)
 		if err != nil {
@@ -91,32 +109,31 @@ func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time
 		if err != nil {
 			return err
 		}
-		stored = record{micros: want, version: version}
-		effective = stored
-		return b.Put(key, stored.encode())
+		effective = record{micros: want, version: version}
+		return b.Put(key, effective.encode())
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("revoke all: %w", err)
 	}
-	if stored.version != 0 {
-		s.replica.ApplyCutoff(cache.Cutoff{Claim: claim, Value: value, Before: time.UnixMicro(stored.micros), Version: stored.version})
-	}
+	s.applyCutoff(claim, value, effective)
 	return time.UnixMicro(effective.micros), nil
 }
 
 // Unban lowers a cutoff that lies in the future (a ban) to now, with a new
 // version, and returns the cutoff in effect afterwards; the zero time when
 // there is none. A cutoff at or before now is left alone: unban never undoes
-// a logout.
+// a logout. Now is read inside the write transaction, under the store's
+// lock, and before Unban returns the replica holds the cutoff in effect.
 func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, error) {
 	if err := cache.CheckCutoff(claim, value); err != nil {
 		return time.Time{}, fmt.Errorf("unban: %w", err)
 	}
-	now := s.clock.Now().UnixMicro()
 	key := cutoffKey(claim, value)
-	var effective, stored record
+	var effective record
 	var found bool
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		effective, found = record{}, false
+		now := s.clock.Now().UnixMicro()
 		b := tx.Bucket(bucketCutoffs)
 		held, ok, err := getCutoff(b, key)
 		if err != nil || !ok {
@@ -131,9 +148,8 @@ func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, err
 		if err != nil {
 			return err
 		}
-		stored = record{micros: now, version: version}
-		effective = stored
-		return b.Put(key, stored.encode())
+		effective = record{micros: now, version: version}
+		return b.Put(key, effective.encode())
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("unban: %w", err)
@@ -141,10 +157,16 @@ func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, err
 	if !found {
 		return time.Time{}, nil
 	}
-	if stored.version != 0 {
-		s.replica.ApplyCutoff(cache.Cutoff{Claim: claim, Value: value, Before: time.UnixMicro(stored.micros), Version: stored.version})
-	}
+	s.applyCutoff(claim, value, effective)
 	return time.UnixMicro(effective.micros), nil
+}
+
+// applyCutoff applies the cutoff a write found in effect, written by this
+// call or by another. Another writer's commit may not have reached the
+// replica yet; applying it here too (the replica keeps the newer version of
+// the two) makes the replica hold it before this call acknowledges it.
+func (s *Source) applyCutoff(claim, value string, rec record) {
+	s.replica.ApplyCutoff(cache.Cutoff{Claim: claim, Value: value, Before: time.UnixMicro(rec.micros), Version: rec.version})
 }
 
 // update runs fn in a read-write transaction. bbolt fsyncs on commit, so a

@@ -228,6 +228,7 @@ func (d *daemonRun) openSource(ctx context.Context, replica *cache.Replica, cloc
 		Clock:         clock,
 		Logger:        d.log,
 		MaxSessionAge: o.maxSessionAge,
+		Leeway:        o.leeway,
 		PruneInterval: o.pruneInterval,
 	})
 	if err != nil {

@@ -42,6 +42,28 @@ func (c *payload) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// registeredClaims are the claims revokd reads. With the configured subject,
+// session-start and cutoff claims, a payload may hold each of them once: of
+// two values, encoding/json keeps the last and other readers the first, so
+// the app behind revokd could see a different subject, expiry or session
+// than revokd checked (and the echoed claims would carry both).
+var registeredClaims = []string{"exp", "nbf", "iat", "iss", "aud", "sub", "jti", "sid", "orig_iat"}
+
+var errDuplicate = errors.New("claim given more than once")
+
+// duplicate returns an error naming the first claim in unique that the
+// payload holds more than once.
+func (c *payload) duplicate(unique map[string]bool) error {
+	for i, f := range c.fields {
+		for _, g := range c.fields[i+1:] {
+			if bytes.Equal(f.name, g.name) && unique[string(f.name)] {
+				return fmt.Errorf("claim %q: %w", f.name, errDuplicate)
+			}
+		}
+	}
+	return nil
+}
+
 // get returns a claim's raw JSON; absent and null are the same.
 func (c *payload) get(name string) (json.RawMessage, bool) {
 	for i := len(c.fields) - 1; i >= 0; i-- {

@@ -1,7 +1,11 @@
 package pipeline_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +46,27 @@ func FuzzValidate(f *testing.F) {
 		f.Add(s)
 	}
 	cfg := profileConfig(f, vf.Profiles["seed"])
+	// Correctly signed shapes that must never be active: data after the
+	// payload, a claim revokd reads given twice, and a token issued or a
+	// session started in the future (or after its iat).
+	valid := fmt.Sprintf(`{"id":7,"username":"ana","exp":%d,"orig_iat":%d`, vf.Now+3600, vf.Now-60)
+	for _, payload := range []string{
+		valid + `}{"id":8}`,
+		valid + `}xyz`,
+		valid + `} {}`,
+		valid + `,"id":8}`,
+		valid + `,"\u0069d":8}`,
+		valid + fmt.Sprintf(`,"exp":%d}`, vf.Now+7200),
+		valid + `,"orig_iat":1}`,
+		valid + `,"username":"a","username":"b","id":8}`,
+		fmt.Sprintf(`{"id":7,"exp":%d,"iat":%d}`, vf.Now+3600, vf.Now+120),
+		fmt.Sprintf(`{"id":7,"exp":%d,"orig_iat":%d}`, vf.Now+3600, vf.Now+10*365*86400),
+		fmt.Sprintf(`{"id":7,"exp":%d,"orig_iat":253402300800}`, vf.Now+3600),
+		fmt.Sprintf(`{"id":7,"exp":%d,"iat":%d,"orig_iat":%d}`, vf.Now+3600, vf.Now-60, vf.Now-58),
+		fmt.Sprintf(`{"id":7,"exp":%d,"iat":%d,"orig_iat":%d.5}`, vf.Now+3600, vf.Now+5, vf.Now+5),
+	} {
+		f.Add(signHS256(cfg.HMACSecret, `{"alg":"HS256","typ":"JWT"}`, payload))
+	}
 	clock := cache.NewManualClock(now)
 	cfg.Clock = clock
 	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge, cfg.Leeway)
@@ -69,4 +94,13 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("answer JSON says active=%v reason=%q, result says %v %q", resp.Active, resp.Reason, r.Active(), r.Reason)
 		}
 	})
+}
+
+// signHS256 signs header and payload JSON exactly as written.
+func signHS256(secret []byte, header, payload string) string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	input := b64([]byte(header)) + "." + b64([]byte(payload))
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(input))
+	return input + "." + b64(mac.Sum(nil))
 }

@@ -19,6 +19,7 @@ type Pipeline struct {
 	replica *cache.Replica
 	keys    *keyring
 	allowed map[string]bool
+	unique  map[string]bool // claims a payload may not repeat
 	parser  *jwt.Parser
 	cache   *cache.VerifiedTokens[*Verified] // nil when turned off
 	hits    atomic.Uint64
@@ -44,6 +45,13 @@ func New(cfg Config) (*Pipeline, error) {
 		replica: s.Replica,
 		keys:    newKeyring(keys, s.algs),
 		allowed: map[string]bool{},
+		unique:  map[string]bool{},
+	}
+	for _, name := range registeredClaims {
+		p.unique[name] = true
+	}
+	for _, name := range append([]string{s.SubjectClaim, s.SessionStartClaim}, s.CutoffClaims...) {
+		p.unique[name] = true
 	}
 	for _, alg := range s.algs {
 		p.allowed[alg] = true
@@ -53,7 +61,11 @@ func New(cfg Config) (*Pipeline, error) {
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(s.Leeway),
 		jwt.WithTimeFunc(s.Clock.Now),
-		jwt.WithJSONNumber(),
+		// No WithJSONNumber: the payload reads its own numbers from their
+		// literals, and without it golang-jwt decodes the payload with
+		// json.Unmarshal, which refuses anything after the object. With it,
+		// a json.Decoder would stop at the object's end and ignore the rest,
+		// so `{...}{"sub":"b"}` or `{...}xyz` would pass as `{...}`.
 		// Strict base64: otherwise the unused low bits of a segment's last
 		// character could be flipped, making new spellings of one token
 		// whose SHA-256 ids were never denied.
@@ -108,13 +120,18 @@ func (p *Pipeline) ValidateBytes(token []byte) Result {
 // check decides a verified token's answer from everything that can change
 // after it was verified: the clock, the staleness of the replica and the
 // replica's cutoffs and denials. It is the whole of a cache hit's work.
-func (p *Pipeline) check(v *Verified, now time.Time) Result {
+func (p *Pipeline) check(v *Verified, now time.Time) Result { return p.decide(v, now, false) }
+
+// decide is check; with early set it judges a token that is not yet valid
+// as it will be judged once its time comes, by everything else.
+func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 	// The same comparisons golang-jwt makes for exp and nbf, so a hit and a
-	// miss always agree.
+	// miss always agree. iat and the session start are held to the same
+	// rule as nbf: a token cannot be valid before it was issued.
 	if !now.Before(v.Expires.Add(p.cfg.Leeway)) {
 		return Result{Reason: client.ReasonExpired, Token: v}
 	}
-	if !v.NotBefore.IsZero() && now.Before(v.NotBefore.Add(-p.cfg.Leeway)) {
+	if !early && now.Before(v.validFrom.Add(-p.cfg.Leeway)) {
 		return Result{Reason: client.ReasonNotYetValid, Token: v}
 	}
 	if p.cfg.MaxSessionAge > 0 && now.Sub(v.SessionStart) > p.cfg.MaxSessionAge {
@@ -137,6 +154,20 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result {
 		return Result{Reason: client.ReasonRevoked, Token: v}
 	}
 	return Result{Token: v}
+}
+
+// Revocable answers whether a revocation of token would mean anything: as
+// Validate, except that a verified token that is not yet valid (its nbf,
+// iat or session start still ahead) is judged as it will be once its time
+// comes: by its expiry, its session age and the replica. So it can be
+// revoked before it is ever used, and is not stored again when a denial or
+// a cutoff already covers it.
+func (p *Pipeline) Revocable(token string) Result {
+	r := p.Validate(token)
+	if r.Reason != client.ReasonNotYetValid || r.Token == nil {
+		return r
+	}
+	return p.decide(r.Token, p.clock.Now(), true)
 }
 
 func cutoffReason(claim string) string {

@@ -99,6 +99,76 @@ func TestReasons(t *testing.T) {
 		{name: "exp not a number", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"exp": "tomorrow"})) }, reason: client.ReasonMalformed},
 		{name: "subject an object", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"sub": claims{"id": 1}})) }, reason: client.ReasonMalformed},
 		{name: "session start a string", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"orig_iat": "yesterday"})) }, reason: client.ReasonMalformed},
+		// The payload is read as encoding/json reads it: nothing after the
+		// object, and no second value for a claim revokd reads.
+		{name: "second object after the payload", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, validPayload+`{"sub":"bob"}`)
+		}, reason: client.ReasonMalformed},
+		{name: "garbage after the payload", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, validPayload+`xyz`)
+		}, reason: client.ReasonMalformed},
+		{name: "whitespace after the payload is fine", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, validPayload+" \n")
+		}},
+		{name: "sub twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, `"sub":"bob"`))
+		}, reason: client.ReasonMalformed},
+		{name: "sub twice, once escaped", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, `"s\u0075b":"bob"`))
+		}, reason: client.ReasonMalformed},
+		{name: "exp twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, fmt.Sprintf(`"exp":%d`, t0.Add(2*time.Hour).Unix())))
+		}, reason: client.ReasonMalformed},
+		{name: "jti twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, `"jti":"jti-2"`))
+		}, reason: client.ReasonMalformed},
+		{name: "sid twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, `"sid":"sess-2"`))
+		}, reason: client.ReasonMalformed},
+		{name: "iat twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, fmt.Sprintf(`"iat":%d`, t0.Unix())))
+		}, reason: client.ReasonMalformed},
+		{name: "nbf twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"nbf":1`), `"nbf":2`))
+		}, reason: client.ReasonMalformed},
+		{name: "iss twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"iss":"a"`), `"iss":"b"`))
+		}, reason: client.ReasonMalformed},
+		{name: "aud twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"aud":"a"`), `"aud":"b"`))
+		}, reason: client.ReasonMalformed},
+		{name: "orig_iat twice", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"orig_iat":1799999000`), `"orig_iat":1799999001`))
+		}, reason: client.ReasonMalformed},
+		{name: "configured subject claim twice", cfg: pipeline.Config{SubjectClaim: "uid"},
+			token: func(*testing.T) string {
+				return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"uid":"alice"`), `"uid":"bob"`))
+			}, reason: client.ReasonMalformed},
+		{name: "configured subject claim once", cfg: pipeline.Config{SubjectClaim: "uid"},
+			token: func(*testing.T) string {
+				return rawHS256(`{"alg":"HS256"}`, withMember(validPayload, `"uid":"alice"`))
+			}},
+		{name: "configured session-start claim twice", cfg: pipeline.Config{SessionStartClaim: "auth_time"},
+			token: func(*testing.T) string {
+				return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"auth_time":1799999000`), `"auth_time":1799999001`))
+			}, reason: client.ReasonMalformed},
+		{name: "configured cutoff claim twice", cfg: pipeline.Config{CutoffClaims: []string{"sub", "tenant"}},
+			token: func(*testing.T) string {
+				return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"tenant":"a"`), `"tenant":"b"`))
+			}, reason: client.ReasonMalformed},
+		{name: "unconfigured claim twice is fine", token: func(*testing.T) string {
+			return rawHS256(`{"alg":"HS256"}`, withMember(withMember(validPayload, `"tenant":"a"`), `"tenant":"b"`))
+		}},
+		// A session cannot start after the token carrying it was issued.
+		{name: "session start more than a second after iat", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"iat": t0.Unix() - 60, "orig_iat": num("1799999941.000001")}))
+		}, reason: client.ReasonMalformed},
+		{name: "session start a second after iat is fine", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"iat": t0.Unix() - 60, "orig_iat": t0.Unix() - 59}))
+		}},
+		{name: "session start ten years after iat", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"orig_iat": t0.AddDate(10, 0, 0).Unix()}))
+		}, reason: client.ReasonMalformed},
 		// unsupported_alg
 		{name: "alg none", token: func(t *testing.T) string {
 			return mint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid, nil)
@@ -148,6 +218,21 @@ func TestReasons(t *testing.T) {
 			token: func(t *testing.T) string { return hs256(t, with(valid, claims{"exp": t0.Unix() - 30})) }, reason: client.ReasonExpired},
 		{name: "not yet valid", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"nbf": t0.Unix() + 1})) }, reason: client.ReasonNotYetValid},
 		{name: "nbf now", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"nbf": t0.Unix()})) }},
+		// A token issued, or a session started, in the future.
+		{name: "iat ahead", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"iat": t0.Unix() + 1})) }, reason: client.ReasonNotYetValid},
+		{name: "iat ahead within leeway", cfg: pipeline.Config{Leeway: 30 * time.Second},
+			token: func(t *testing.T) string { return hs256(t, with(valid, claims{"iat": t0.Unix() + 30})) }},
+		{name: "iat ahead past leeway", cfg: pipeline.Config{Leeway: 30 * time.Second},
+			token: func(t *testing.T) string { return hs256(t, with(valid, claims{"iat": num("1800000030.000001")})) }, reason: client.ReasonNotYetValid},
+		{name: "session start ahead without iat", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"iat": nil, "orig_iat": t0.Unix() + 120}))
+		}, reason: client.ReasonNotYetValid},
+		{name: "session start past 9999 without iat", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"iat": nil, "orig_iat": num("253402300800")}))
+		}, reason: client.ReasonNotYetValid},
+		{name: "expired beats iat ahead", token: func(t *testing.T) string {
+			return hs256(t, with(valid, claims{"iat": t0.Unix() + 60, "exp": t0.Unix()}))
+		}, reason: client.ReasonExpired},
 		// iss and aud
 		{name: "bad issuer", cfg: pipeline.Config{Issuer: "https://issuer.example"},
 			token: func(t *testing.T) string { return hs256(t, with(valid, claims{"iss": "https://evil.example"})) }, reason: client.ReasonBadIssuer},
@@ -221,6 +306,15 @@ func TestReasons(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validPayload is baseClaims as JSON, for tokens signed as written.
+var validPayload = fmt.Sprintf(`{"sub":"alice","jti":"jti-1","sid":"sess-1","iat":%d,"exp":%d}`,
+	t0.Add(-time.Minute).Unix(), t0.Add(time.Hour).Unix())
+
+// withMember adds a member at the end of a JSON object.
+func withMember(object, member string) string {
+	return strings.TrimSuffix(object, "}") + "," + member + "}"
 }
 
 // TestTokenOnVerifiedSignature checks that an inactive answer still carries

@@ -19,8 +19,13 @@ type Verified struct {
 	// Every cache hit reads the fields from here to activeJSON, so they come
 	// first and share as few cache lines as they can: with many tokens in
 	// the cache, each hit finds its entry cold.
-	Expires      time.Time
-	NotBefore    time.Time // zero when absent
+	Expires   time.Time
+	NotBefore time.Time // zero when absent
+	// validFrom is the latest of nbf, iat and the session start: the token
+	// is not valid before it (less the leeway). A token issued, or a session
+	// started, in the future would otherwise escape every cutoff made until
+	// then and every maximum session age.
+	validFrom    time.Time
 	SessionStart time.Time // the session-start claim, else iat; zero when neither
 	Cutoffs      []ClaimValue
 	ID           string // jti, or "sha256:" + base64url(SHA-256(token)) when it has none

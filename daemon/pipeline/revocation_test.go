@@ -339,3 +339,110 @@ func TestReplicaNotReadyIsUnavailable(t *testing.T) {
 		t.Fatalf("after the snapshot: reason = %q, want active", r.Reason)
 	}
 }
+
+// TestFutureSessionStart: a token issued, or a session started, in the
+// future is not yet valid until the clock reaches it (from the cache too),
+// so it cannot slip past a cutoff, a ban or the maximum session age by
+// claiming to start after them.
+func TestFutureSessionStart(t *testing.T) {
+	tenYears := t0.AddDate(10, 0, 0)
+	year10000 := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	type step struct {
+		at     time.Time
+		reason string
+	}
+	tests := []struct {
+		name   string
+		cfg    pipeline.Config
+		claims claims
+		setup  func(f *fixture)
+		steps  []step
+	}{
+		{name: "iat two minutes ahead, logout everywhere now: not valid until its iat",
+			claims: claims{"iat": t0.Add(2 * time.Minute).Unix(), "exp": t0.Add(time.Hour).Unix()},
+			setup:  func(f *fixture) { f.cutoff("sub", "alice", t0) },
+			steps: []step{
+				{t0, client.ReasonNotYetValid},
+				{t0.Add(2*time.Minute - time.Second), client.ReasonNotYetValid},
+				// Issued after the cutoff, once it is issued at all.
+				{t0.Add(2 * time.Minute), ""},
+			}},
+		{name: "iat two minutes ahead, within a leeway of three",
+			cfg:    pipeline.Config{Leeway: 3 * time.Minute},
+			claims: claims{"iat": t0.Add(2 * time.Minute).Unix()},
+			steps:  []step{{t0, ""}}},
+		{name: "iat ahead by more than the leeway becomes valid at iat minus the leeway",
+			cfg:    pipeline.Config{Leeway: 30 * time.Second},
+			claims: claims{"iat": t0.Add(2 * time.Minute).Unix()},
+			steps: []step{
+				{t0, client.ReasonNotYetValid},
+				{t0.Add(90*time.Second - time.Microsecond), client.ReasonNotYetValid},
+				{t0.Add(90 * time.Second), ""},
+			}},
+		{name: "orig_iat ten years ahead reaches session_expired",
+			cfg:    pipeline.Config{MaxSessionAge: time.Hour},
+			claims: claims{"iat": nil, "orig_iat": tenYears.Unix(), "exp": tenYears.Add(3 * time.Hour).Unix()},
+			steps: []step{
+				{t0, client.ReasonNotYetValid},
+				{tenYears.Add(-time.Second), client.ReasonNotYetValid},
+				{tenYears, ""},
+				{tenYears.Add(time.Hour + time.Second), client.ReasonSessionExpired},
+			}},
+		{name: "orig_iat past 9999 never outlives a ban",
+			claims: claims{"iat": nil, "orig_iat": year10000.Unix(), "exp": year10000.Add(time.Hour).Unix()},
+			setup:  func(f *fixture) { f.cutoff("sub", "alice", cache.MaxTime) },
+			steps: []step{
+				{t0, client.ReasonNotYetValid},
+				{cache.MaxTime, client.ReasonNotYetValid},
+			}},
+		{name: "orig_iat ahead with an iat is malformed",
+			claims: claims{"orig_iat": t0.Add(time.Hour).Unix()},
+			steps:  []step{{t0, client.ReasonMalformed}, {t0.Add(2 * time.Hour), client.ReasonMalformed}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.cfg)
+			tok := hs256(t, with(baseClaims(), tc.claims))
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			for i, st := range tc.steps {
+				f.clock.Set(st.at)
+				// The first answer of the first step is verified in full;
+				// every later one may come from the cache and must agree.
+				for _, pass := range []string{"first", "again"} {
+					if r := f.p.Validate(tok); r.Reason != st.reason {
+						t.Fatalf("step %d at %v, %s pass: reason = %q, want %q", i, st.at, pass, r.Reason, st.reason)
+					}
+					f.p.WaitCache()
+				}
+			}
+		})
+	}
+}
+
+// TestFutureIssueTimeFromTheCache: a token first seen while not yet valid
+// is cached, and the cached answer follows the clock to valid.
+func TestFutureIssueTimeFromTheCache(t *testing.T) {
+	f := newFixture(t, pipeline.Config{})
+	tok := hs256(t, with(baseClaims(), claims{"iat": t0.Add(time.Minute).Unix()}))
+	if r := f.p.Validate(tok); r.Reason != client.ReasonNotYetValid {
+		t.Fatalf("at t0: reason = %q, want %q", r.Reason, client.ReasonNotYetValid)
+	}
+	waitForHit(t, f, tok)
+	steps := []struct {
+		name   string
+		at     time.Time
+		reason string
+	}{
+		{"a second before iat", t0.Add(59 * time.Second), client.ReasonNotYetValid},
+		{"at iat", t0.Add(time.Minute), ""},
+	}
+	for _, s := range steps {
+		f.clock.Set(s.at)
+		hits := f.p.CacheHits()
+		if r := f.p.Validate(tok); r.Reason != s.reason || f.p.CacheHits() != hits+1 {
+			t.Fatalf("%s: reason = %q (from the cache %v), want %q from the cache", s.name, r.Reason, f.p.CacheHits() > hits, s.reason)
+		}
+	}
+}

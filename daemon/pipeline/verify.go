@@ -139,11 +139,16 @@ func base64url(s string) bool {
 	return true
 }
 
+var errSessionAfterIat = errors.New("session starts after the token was issued")
+
 // build turns a token whose signature verified into a Verified. It returns
 // an error when a claim it needs has the wrong type, and a policy reason
 // when a claim is missing (the token is still returned, as the signature
 // verified).
 func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, error) {
+	if err := c.duplicate(p.unique); err != nil {
+		return nil, "", err
+	}
 	v := &Verified{Claims: c.raw}
 	var reason string
 	missing := func() {
@@ -238,6 +243,11 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 	}
 	switch {
 	case hasStart:
+		// A session cannot start after the token that carries it was
+		// issued; a second's grace covers an iat cut to whole seconds.
+		if hasIat && start-iat > int64(time.Second/time.Microsecond) {
+			return nil, "", fmt.Errorf("claim %s: %w", p.cfg.SessionStartClaim, errSessionAfterIat)
+		}
 		v.SessionStart = time.UnixMicro(start)
 	case hasIat:
 		v.SessionStart = v.IssuedAt
@@ -245,6 +255,13 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 		// Without a session start no cutoff could be compared, and
 		// accepting the token would let it outlive every revoke-all.
 		missing()
+	}
+
+	v.validFrom = v.NotBefore
+	for _, t := range []time.Time{v.IssuedAt, v.SessionStart} {
+		if t.After(v.validFrom) {
+			v.validFrom = t
+		}
 	}
 
 	if reason == "" {

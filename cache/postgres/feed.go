@@ -243,7 +243,8 @@ func (s *Source) hint(hints []change, n *pgconn.Notification) []change {
 // connection's search_path is pinned, and every name is qualified anyway.
 const (
 	readCutoffsSQL = `SELECT c.claim, c.value, c.before, c.version
-		FROM revokd.cutoffs c, pg_catalog.unnest($1::pg_catalog.text[], $2::pg_catalog.text[]) AS k(claim, value)
+		FROM revokd.cutoffs c,
+			ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS k(claim, value)
 		WHERE c.claim = k.claim AND c.value = k.value`
 	readDenialsSQL = `SELECT d.token_id, d.expires_at, d.version
 		FROM revokd.denials d WHERE d.token_id = ANY ($1::pg_catalog.text[])`

@@ -31,14 +31,15 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := cache.NewManualClock(dbNow.Add(2 * 24 * time.Hour)) // two days on
-	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 0)
+	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 30*time.Minute)
 	cfg.Leeway, cfg.MaxSessionAge = 30*time.Minute, 30*24*time.Hour
 	a := start(t, cfg)
 	a.waitSynced(t)
 	ctx := context.Background()
-	// The snapshot skips what the clock says can't reject anything any more.
-	if c, d := a.replica.Sizes(); c != 1 || d != 1 {
-		t.Errorf("replica loaded %d cutoffs, %d denials; want 1, 1 (only 'recent' and 'live')", c, d)
+	// The snapshot skips what the clock says can't reject anything any more:
+	// a denial is refused until its exp plus the leeway.
+	if c, d := a.replica.Sizes(); c != 1 || d != 2 {
+		t.Errorf("replica loaded %d cutoffs, %d denials; want 1, 2 (only 'recent', 'live' and 'expired-within-leeway')", c, d)
 	}
 
 	// Another daemon holds the prune lock: this one deletes nothing.

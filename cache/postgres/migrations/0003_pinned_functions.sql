@@ -47,6 +47,8 @@ $$;
 
 -- The payload is a hint: a daemon takes kind, claim and key from it and reads
 -- the row. time and version stay for daemons older than this migration.
+-- (EXTRACT is grammar: the parser names pg_catalog's function itself, and
+-- it is exact to the microsecond, where date_part's double is not.)
 CREATE OR REPLACE FUNCTION revokd.notify_cutoff() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -56,7 +58,7 @@ BEGIN
         'kind'::text, 'cutoff'::text,
         'claim'::text, NEW.claim,
         'key'::text, NEW.value,
-        'time'::text, (pg_catalog.date_part('epoch'::text, NEW.before) * 1000000)::bigint,
+        'time'::text, (EXTRACT(epoch FROM NEW.before) * 1000000)::bigint,
         'version'::text, NEW.version)::text);
     RETURN NULL;
 END
@@ -70,7 +72,7 @@ BEGIN
     PERFORM pg_catalog.pg_notify('revokd', pg_catalog.json_build_object(
         'kind'::text, 'denial'::text,
         'key'::text, NEW.token_id,
-        'time'::text, (pg_catalog.date_part('epoch'::text, NEW.expires_at) * 1000000)::bigint,
+        'time'::text, (EXTRACT(epoch FROM NEW.expires_at) * 1000000)::bigint,
         'version'::text, NEW.version)::text);
     RETURN NULL;
 END

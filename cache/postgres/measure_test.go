@@ -90,9 +90,11 @@ func TestMeasureSnapshot(t *testing.T) {
 	// Two million rows under -race on a busy machine can take longer than
 	// waitFor's bound: wait for the load itself (go test's -timeout still
 	// stops a hung run).
+	tick := time.NewTicker(time.Millisecond)
 	for !d.replica.Ready() {
-		time.Sleep(time.Millisecond)
+		<-tick.C
 	}
+	tick.Stop()
 	load := time.Since(begin)
 	rssLoaded := vmRSS(t)
 	runtime.GC()

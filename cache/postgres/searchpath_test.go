@@ -155,3 +155,20 @@ func TestSearchPathHijack(t *testing.T) {
 func sprintfIdent(format, role string) string {
 	return fmt.Sprintf(format, pgx.Identifier{role}.Sanitize())
 }
+
+// TestEveryFunctionPinsSearchPath: every function in schema revokd, trigger
+// functions included, runs with search_path = pg_catalog, pg_temp.
+func TestEveryFunctionPinsSearchPath(t *testing.T) {
+	conn := connect(t, migratedDB(t))
+	rows, _ := conn.Query(context.Background(), `SELECT p.proname || coalesce(' ' || p.proconfig::text, '')
+		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = 'revokd'
+		AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)`)
+	unpinned, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unpinned) > 0 {
+		t.Errorf("functions without a pinned search_path: %v", unpinned)
+	}
+}

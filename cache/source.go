@@ -64,4 +64,9 @@ type SourceStatus struct {
 	State       string    // one of the State constants
 	LastContact time.Time // when the source last heard from its store
 	Reconnects  int64
+
+	// NotificationsIgnored counts change notifications the source ignored:
+	// unusable ones, and ones its store does not back (forged, say). Zero
+	// for a source without a change feed.
+	NotificationsIgnored int64
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 )
 
@@ -86,7 +87,14 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 		Help: "Denials held in the replica.",
 	}, func() float64 { return float64(b.Status().Denials) })
 
-	for _, c := range []prometheus.Collector{m.requests, m.resultsVec, m.connsOpen, m.connsRejected, conns, cutoffs, denials} {
+	collectors := []prometheus.Collector{m.requests, m.resultsVec, m.connsOpen, m.connsRejected, conns, cutoffs, denials}
+	if src, ok := b.(sourceStatuser); ok {
+		collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "revokd_feed_notifications_ignored_total",
+			Help: "Change notifications ignored: unusable, or not backed by the store's tables (forged, say).",
+		}, func() float64 { return float64(src.SourceStatus().NotificationsIgnored) }))
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			// Serving matters more than counting: a clash (two servers on one
 			// registry) leaves this collector unexported, and says so.
@@ -100,6 +108,13 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 	}
 	return m
 }
+
+// sourceStatuser is a Backend that reports its source's status.
+type sourceStatuser interface{ SourceStatus() cache.SourceStatus }
+
+// SourceStatus reports the source's own status, for metrics that
+// client.StatusResponse does not carry.
+func (s *Service) SourceStatus() cache.SourceStatus { return s.src.Status() }
 
 func (m *metrics) request(op string, err error) {
 	if err == nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/revokd/revokd/cache"
 )
 
 // snapshotTimeout bounds loading the snapshot: a connection that dies
@@ -107,7 +109,7 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
 	err = checkSchema(opCtx, conn)
 	if err == nil {
-		err = s.declareSessionAge(opCtx, conn)
+		err = s.declarePolicy(opCtx, conn)
 	}
 	if err == nil {
 		_, err = conn.Exec(opCtx, "LISTEN revokd")
@@ -155,19 +157,38 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// listen applies notifications until an error. When none arrives for half a
+// listen follows notifications until an error. When none arrives for half a
 // heartbeat it pings, with half a heartbeat to answer, so a dead connection
 // is found within one heartbeat.
+//
+// A notification is only a hint: the rows it names are read from the tables
+// and applied by version. Notifications that pgx buffered meanwhile (it
+// keeps those that arrive during a query) are taken with it, so a burst
+// costs one read. Nothing in a payload can end the session: a forged or
+// garbage notification costs at most one read, and is counted.
 func (s *Source) listen(ctx context.Context, conn *pgx.Conn) error {
 	half := s.cfg.Heartbeat / 2
+	var hints []change
 	for {
 		waitCtx, cancel := context.WithTimeout(ctx, half)
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		if n != nil { // pgx may hand back a buffered notification with an error
 			s.touch()
-			if err := s.apply(n); err != nil {
-				return err
+			hints = s.hint(hints[:0], n)
+			for len(hints) < maxHints {
+				if n = bufferedNotification(conn); n == nil {
+					break
+				}
+				hints = s.hint(hints, n)
+			}
+			if len(hints) > 0 {
+				readCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
+				rerr := s.readHinted(readCtx, conn, hints)
+				cancel()
+				if rerr != nil {
+					return fmt.Errorf("read notified rows: %w", rerr)
+				}
 			}
 		}
 		switch {
@@ -188,18 +209,105 @@ func (s *Source) listen(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-// apply applies one notification to the replica. The replica keeps the
-// newest version per key, so a repeated or old notification changes nothing.
-// A payload that cannot be read might be a change the replica needs, so it
-// ends the session, and the next one reloads the snapshot.
-func (s *Source) apply(n *pgconn.Notification) error {
+// maxHints bounds how many notifications one read covers.
+const maxHints = 1000
+
+// doneCtx is already cancelled: WaitForNotification with it returns a
+// notification pgx has buffered, or at once none, without touching the
+// connection.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+func bufferedNotification(conn *pgx.Conn) *pgconn.Notification {
+	n, _ := conn.WaitForNotification(doneCtx)
+	return n
+}
+
+// hint appends the row a notification names, or counts the notification as
+// ignored when its payload is unusable: not JSON, an unknown kind, or a key
+// the store could never hold. Those cost no read.
+func (s *Source) hint(hints []change, n *pgconn.Notification) []change {
 	c, err := parseChange(n.Payload)
 	if err != nil {
-		return fmt.Errorf("notification from backend %d: %w", n.PID, err)
+		s.ignored.Add(1)
+		s.log.Debug("notification ignored", slog.Uint64("backend_pid", uint64(n.PID)), slog.Any("error", err))
+		return hints
 	}
-	c.applyTo(s.replica)
-	if s.appliedHook != nil {
-		s.appliedHook(c)
+	return append(hints, c)
+}
+
+// Reading the rows notifications name, every kind in one round trip. The
+// connection's search_path is pinned, and every name is qualified anyway.
+const (
+	readCutoffsSQL = `SELECT c.claim, c.value, c.before, c.version
+		FROM revokd.cutoffs c,
+			ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS k(claim, value)
+		WHERE c.claim = k.claim AND c.value = k.value`
+	readDenialsSQL = `SELECT d.token_id, d.expires_at, d.version
+		FROM revokd.denials d WHERE d.token_id = ANY ($1::pg_catalog.text[])`
+)
+
+// readHinted reads the rows the hints name and applies them by version. A
+// hint whose row is missing, or holds an earlier version than the hint
+// names, is one the tables do not back: it changes nothing and is counted.
+func (s *Source) readHinted(ctx context.Context, conn *pgx.Conn, hints []change) error {
+	type key struct{ kind, claim, value string }
+	seen := make(map[key]bool, len(hints))
+	var claims, values, ids []string
+	for _, h := range hints {
+		k := key{h.Kind, h.Claim, h.Key}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if h.Kind == "cutoff" {
+			claims, values = append(claims, h.Claim), append(values, h.Key)
+		} else {
+			ids = append(ids, h.Key)
+		}
+	}
+
+	held := make(map[key]int64, len(seen)) // version read for each key found
+	b := &pgx.Batch{}
+	if len(claims) > 0 {
+		b.Queue(readCutoffsSQL, claims, values).Query(func(rows pgx.Rows) error {
+			var c cache.Cutoff
+			_, err := pgx.ForEachRow(rows, []any{&c.Claim, &c.Value, &c.Before, &c.Version}, func() error {
+				s.replica.ApplyCutoff(c)
+				held[key{"cutoff", c.Claim, c.Value}] = c.Version
+				return nil
+			})
+			return err
+		})
+	}
+	if len(ids) > 0 {
+		b.Queue(readDenialsSQL, ids).Query(func(rows pgx.Rows) error {
+			var d cache.Denial
+			_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.ExpiresAt, &d.Version}, func() error {
+				s.replica.ApplyDenial(d)
+				held[key{"denial", "", d.ID}] = d.Version
+				return nil
+			})
+			return err
+		})
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	s.touch()
+	for _, h := range hints {
+		if v, ok := held[key{h.Kind, h.Claim, h.Key}]; !ok || v < h.Version {
+			s.ignored.Add(1)
+			s.log.Debug("notification not backed by the tables; ignored",
+				slog.String("kind", h.Kind), slog.String("claim", h.Claim), slog.Int64("version", h.Version),
+				slog.Int64("version_held", v), slog.Bool("row_found", ok))
+		}
+		if s.appliedHook != nil {
+			s.appliedHook(h)
+		}
 	}
 	return nil
 }

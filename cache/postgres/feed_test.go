@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,17 +242,6 @@ func TestOldVersionIgnored(t *testing.T) {
 	}
 }
 
-func TestUnreadableNotificationResyncs(t *testing.T) {
-	url := migratedDB(t)
-	a := startSynced(t, url)
-	conn := connect(t, url)
-	mustExec(t, conn, "SELECT pg_notify('revokd', 'not json')")
-	waitFor(t, "a second snapshot", func() bool { return a.syncs.Load() == 2 })
-	a.waitSynced(t)
-	mustExec(t, conn, "SELECT revokd.revoke_token('after', now() + interval '1 hour')")
-	waitFor(t, "denial after resync", func() bool { return a.replica.Denied("after") })
-}
-
 func TestParseChange(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -259,13 +249,21 @@ func TestParseChange(t *testing.T) {
 		want    change
 		wantErr bool
 	}{
-		{"cutoff", `{"kind":"cutoff","claim":"sub","key":"1","time":5,"version":2}`, change{"cutoff", "sub", "1", 5, 2}, false},
-		{"denial", `{"kind":"denial","key":"j","time":-5,"version":3}`, change{"denial", "", "j", -5, 3}, false},
+		{"cutoff", `{"kind":"cutoff","claim":"sub","key":"1","time":5,"version":2}`, change{"cutoff", "sub", "1", 2}, false},
+		{"denial", `{"kind":"denial","key":"j","time":-5,"version":3}`, change{"denial", "", "j", 3}, false},
+		{"denial with a claim", `{"kind":"denial","claim":"sub","key":"j","version":3}`, change{"denial", "", "j", 3}, false},
+		{"time is never read", `{"kind":"denial","key":"j","time":"soon","version":3}`, change{"denial", "", "j", 3}, false},
 		{"not json", `nope`, change{}, true},
 		{"unknown kind", `{"kind":"other","key":"j","time":1,"version":1}`, change{}, true},
 		{"no key", `{"kind":"denial","time":1,"version":1}`, change{}, true},
 		{"cutoff without claim", `{"kind":"cutoff","key":"1","time":1,"version":1}`, change{}, true},
 		{"no version", `{"kind":"denial","key":"j","time":1}`, change{}, true},
+		{"claim over 64 bytes", `{"kind":"cutoff","claim":"` + strings.Repeat("c", 65) + `","key":"1","version":1}`, change{}, true},
+		{"value over 512 bytes", `{"kind":"cutoff","claim":"sub","key":"` + strings.Repeat("v", 513) + `","version":1}`, change{}, true},
+		{"token id over 512 bytes", `{"kind":"denial","key":"` + strings.Repeat("j", 513) + `","version":1}`, change{}, true},
+		{"value of 512 bytes", `{"kind":"cutoff","claim":"sub","key":"` + strings.Repeat("v", 512) + `","version":1}`,
+			change{"cutoff", "sub", strings.Repeat("v", 512), 1}, false},
+		{"NUL in a token id", `{"kind":"denial","key":"a\u0000b","version":1}`, change{}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

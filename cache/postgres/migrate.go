@@ -91,7 +91,13 @@ func (m Migrated) String() string {
 // holding an advisory lock, so a second migrator waits and then finds
 // nothing left to do.
 func Migrate(ctx context.Context, url string) (Migrated, error) {
-	conn, err := pgx.Connect(ctx, url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return Migrated{}, fmt.Errorf("migrate: parse database URL: %w", err)
+	}
+	setDefaultParam(cfg.RuntimeParams, "application_name", "revokd-migrate")
+	pinSearchPath(cfg)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return Migrated{}, fmt.Errorf("migrate: connect: %w", err)
 	}
@@ -99,20 +105,20 @@ func Migrate(ctx context.Context, url string) (Migrated, error) {
 	return migrate(ctx, conn)
 }
 
-// migrate is Migrate on an open connection.
+// migrate is Migrate on an open connection, whose search_path is pinned.
 func migrate(ctx context.Context, conn *pgx.Conn) (Migrated, error) {
 	var m Migrated
 	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// The lock is taken before anything is read, and each later statement
 		// reads a fresh snapshot, so the version read below is what the last
 		// migrator committed.
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
 			return fmt.Errorf("take migration lock: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS revokd;
 			CREATE TABLE IF NOT EXISTS revokd.schema_version (
 				version    integer     PRIMARY KEY,
-				applied_at timestamptz NOT NULL DEFAULT now()
+				applied_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 			)`); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}
@@ -149,7 +155,7 @@ type querier interface {
 // revokd schema at all.
 func schemaVersion(ctx context.Context, q querier) (int, error) {
 	var v int
-	err := q.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM revokd.schema_version").Scan(&v)
+	err := q.QueryRow(ctx, "SELECT coalesce(pg_catalog.max(version), 0) FROM revokd.schema_version").Scan(&v)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined table, schema
 		return 0, nil

@@ -17,7 +17,8 @@ type PruneResult struct {
 }
 
 // Prune deletes rows that can no longer reject any token, by the clock:
-// denials expired for longer than Leeway and, when MaxSessionAge is set,
+// denials whose exp lies further back than the largest leeway any daemon
+// declared in revokd.prune_policy (and this one's own) and, when MaxSessionAge is set,
 // cutoffs older than it, and than the longest maximum session age any
 // daemon declared in revokd.prune_policy, by more than Leeway. Only one
 // daemon prunes at a time: the one that gets the transaction-scoped
@@ -29,13 +30,18 @@ func (s *Source) Prune(ctx context.Context) (PruneResult, error) {
 	var res PruneResult
 	now := s.clock.Now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", pruneLockKey).Scan(&res.Locked); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT pg_catalog.pg_try_advisory_xact_lock($1)", pruneLockKey).Scan(&res.Locked); err != nil {
 			return err
 		}
 		if !res.Locked {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, "DELETE FROM revokd.denials WHERE expires_at < $1", now.Add(-s.cfg.Leeway))
+		// Every daemon refuses a denied id until its exp plus its own
+		// leeway; keep the row as long as the most lenient of them needs it,
+		// for its next snapshot. Without the policy row, keep them all.
+		tag, err := tx.Exec(ctx, `DELETE FROM revokd.denials d USING revokd.prune_policy p
+			WHERE d.expires_at < $1::timestamptz - greatest(p.keep_denials, $2::interval)`,
+			now, s.cfg.Leeway)
 		if err != nil {
 			return err
 		}
@@ -74,7 +80,9 @@ func (s *Source) pruneLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		cutoffs, denials := s.replica.Prune()
-		pruneCtx, cancel := context.WithTimeout(ctx, s.cfg.PruneInterval)
+		// At least WriteTimeout: a short interval must not starve the prune
+		// of a busy database.
+		pruneCtx, cancel := context.WithTimeout(ctx, max(s.cfg.PruneInterval, s.cfg.WriteTimeout))
 		res, err := s.Prune(pruneCtx)
 		cancel()
 		if err != nil {
@@ -89,18 +97,22 @@ func (s *Source) pruneLoop(ctx context.Context) {
 	}
 }
 
-// declareSessionAge records this daemon's maximum session age in
-// revokd.prune_policy, which keeps the longest any daemon has declared, and
-// none at all (keep every cutoff) once a daemon without one has.
-func (s *Source) declareSessionAge(ctx context.Context, conn *pgx.Conn) error {
+// declarePolicy records what this daemon needs kept in revokd.prune_policy:
+// its maximum session age, of which the table keeps the longest any daemon
+// has declared, and none at all (keep every cutoff) once a daemon without
+// one has; and its leeway, of which it keeps the largest, as every daemon
+// refuses a denied id until exp plus its own leeway.
+func (s *Source) declarePolicy(ctx context.Context, conn *pgx.Conn) error {
 	var age *time.Duration // NULL: this daemon needs every cutoff
 	if s.cfg.MaxSessionAge > 0 {
 		age = &s.cfg.MaxSessionAge
 	}
-	_, err := conn.Exec(ctx, `UPDATE revokd.prune_policy SET keep_cutoffs =
-		CASE WHEN keep_cutoffs IS NULL OR $1::interval IS NULL THEN NULL ELSE greatest(keep_cutoffs, $1::interval) END`, age)
+	_, err := conn.Exec(ctx, `UPDATE revokd.prune_policy SET
+		keep_cutoffs = CASE WHEN keep_cutoffs IS NULL OR $1::interval IS NULL THEN NULL
+			ELSE greatest(keep_cutoffs, $1::interval) END,
+		keep_denials = greatest(keep_denials, $2::interval)`, age, max(s.cfg.Leeway, 0))
 	if err != nil {
-		return fmt.Errorf("declare the maximum session age: %w", err)
+		return fmt.Errorf("declare the maximum session age and leeway: %w", err)
 	}
 	return nil
 }

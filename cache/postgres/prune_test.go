@@ -31,14 +31,15 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := cache.NewManualClock(dbNow.Add(2 * 24 * time.Hour)) // two days on
-	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 0)
+	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 30*time.Minute)
 	cfg.Leeway, cfg.MaxSessionAge = 30*time.Minute, 30*24*time.Hour
 	a := start(t, cfg)
 	a.waitSynced(t)
 	ctx := context.Background()
-	// The snapshot skips what the clock says can't reject anything any more.
-	if c, d := a.replica.Sizes(); c != 1 || d != 1 {
-		t.Errorf("replica loaded %d cutoffs, %d denials; want 1, 1 (only 'recent' and 'live')", c, d)
+	// The snapshot skips what the clock says can't reject anything any more:
+	// a denial is refused until its exp plus the leeway.
+	if c, d := a.replica.Sizes(); c != 1 || d != 2 {
+		t.Errorf("replica loaded %d cutoffs, %d denials; want 1, 2 (only 'recent', 'live' and 'expired-within-leeway')", c, d)
 	}
 
 	// Another daemon holds the prune lock: this one deletes nothing.
@@ -135,6 +136,119 @@ func TestPruneKeepsWhatAnotherDaemonNeeds(t *testing.T) {
 			}
 			if res.Cutoffs != tc.wantPruned {
 				t.Errorf("pruned %d cutoffs, want %d", res.Cutoffs, tc.wantPruned)
+			}
+		})
+	}
+}
+
+// TestDenialLastsForEachDaemonsLeeway: a denial stores the token's exp.
+// Daemon A (leeway 0) revokes; daemon B (leeway 60s) still refuses the id
+// from exp to exp+60s, keeps it across a reload in that window, and A's
+// prune keeps the row until exp+60s, the largest leeway declared.
+func TestDenialLastsForEachDaemonsLeeway(t *testing.T) {
+	url := migratedDB(t)
+	su := connect(t, url)
+	ctx := context.Background()
+	var dbNow time.Time
+	if err := su.QueryRow(ctx, "SELECT now()").Scan(&dbNow); err != nil {
+		t.Fatal(err)
+	}
+	dbNow = dbNow.Truncate(time.Microsecond)
+	exp := dbNow.Add(time.Hour)
+
+	daemonWith := func(leeway time.Duration) *daemon {
+		cfg := testConfig(t, url)
+		clock := cache.NewManualClock(dbNow)
+		cfg.Clock, cfg.Replica, cfg.Leeway = clock, cache.NewReplica(clock, 0, leeway), leeway
+		cfg.Heartbeat = time.Minute
+		d := start(t, cfg)
+		d.waitSynced(t) // its feed has declared its leeway
+		return d
+	}
+	a, b := daemonWith(0), daemonWith(time.Minute)
+
+	if stored, err := a.RevokeToken(ctx, "jti", exp); err != nil || !stored {
+		t.Fatalf("RevokeToken = %v, %v; want true", stored, err)
+	}
+	var stored time.Time
+	if err := su.QueryRow(ctx, "SELECT expires_at FROM revokd.denials WHERE token_id = 'jti'").Scan(&stored); err != nil || !stored.Equal(exp) {
+		t.Fatalf("stored expires_at = %v, %v; want the token's exp %v, no leeway added", stored, err, exp)
+	}
+	waitFor(t, "B's replica to hold the denial", func() bool { return b.replica.Denied("jti") })
+
+	steps := []struct {
+		name             string
+		at               time.Time
+		aDenies, bDenies bool
+	}{
+		{"just before exp", exp.Add(-time.Microsecond), true, true},
+		{"at exp", exp, false, true},
+		{"within B's leeway", exp.Add(59 * time.Second), false, true},
+		{"at exp plus B's leeway", exp.Add(time.Minute), false, false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			a.clock.Set(st.at)
+			b.clock.Set(st.at)
+			if got := a.replica.Denied("jti"); got != st.aDenies {
+				t.Errorf("A denies = %v, want %v", got, st.aDenies)
+			}
+			if got := b.replica.Denied("jti"); got != st.bDenies {
+				t.Errorf("B denies = %v, want %v", got, st.bDenies)
+			}
+		})
+	}
+
+	t.Run("B's reload within its leeway keeps the denial", func(t *testing.T) {
+		b.clock.Set(exp.Add(30 * time.Second))
+		syncs := b.syncs.Load()
+		if _, err := su.Exec(ctx, "SELECT pg_terminate_backend($1)", int(b.listenerPID.Load())); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "B's next snapshot", func() bool { return b.syncs.Load() > syncs })
+		if !b.replica.Denied("jti") {
+			t.Error("B's snapshot dropped a denial it still refuses")
+		}
+	})
+
+	t.Run("A's prune keeps the row until exp plus the largest leeway", func(t *testing.T) {
+		a.clock.Set(exp.Add(59 * time.Second))
+		if res, err := a.Prune(ctx); err != nil || res.Denials != 0 {
+			t.Errorf("Prune at exp+59s = %+v, %v; want no denial deleted", res, err)
+		}
+		a.clock.Set(exp.Add(time.Minute + time.Microsecond))
+		if res, err := a.Prune(ctx); err != nil || res.Denials != 1 {
+			t.Errorf("Prune after exp+60s = %+v, %v; want the denial deleted", res, err)
+		}
+	})
+}
+
+// TestRevokeTokenUsesTheLargestLeeway: revoke_token stores nothing only
+// once exp plus the largest leeway declared has passed; a held denial past
+// that counts as none.
+func TestRevokeTokenUsesTheLargestLeeway(t *testing.T) {
+	conn := connect(t, migratedDB(t))
+	ctx := context.Background()
+	mustExec(t, conn, "UPDATE revokd.prune_policy SET keep_denials = '60 seconds'")
+	mustExec(t, conn, `INSERT INTO revokd.denials (token_id, expires_at) VALUES
+		('held-within', now() - interval '30 seconds'), ('held-past', now() - interval '90 seconds')`)
+	tests := []struct {
+		name, id, exp string
+		want          bool
+	}{
+		{"exp passed, within the leeway", "within", "now() - interval '30 seconds'", true},
+		{"exp plus the leeway passed", "past", "now() - interval '90 seconds'", false},
+		{"held denial within the leeway", "held-within", "now() + interval '1 hour'", false},
+		{"held denial past the leeway counts as new", "held-past", "now() + interval '1 hour'", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bool
+			if err := conn.QueryRow(ctx, "SELECT revokd.revoke_token($1, "+tc.exp+")", tc.id).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("revoke_token(%s, %s) = %v, want %v", tc.id, tc.exp, got, tc.want)
 			}
 		})
 	}

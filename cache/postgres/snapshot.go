@@ -19,17 +19,23 @@ const pgEpochMicros = 946_684_800_000_000
 // without parsing or allocating, whatever pgx would otherwise pick.
 var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode}
 
-// loadSnapshot streams every active cutoff and denial into the replica and
-// returns how many rows it read. The replica takes each row only if it is
-// newer than what it holds, so loading over a populated replica merges.
+// loadSnapshot reads every active cutoff and denial and makes them the
+// replica's whole state (cache.Load), and returns how many rows it read.
+// Nothing the tables do not hold survives: not an entry a restored database
+// lost, whatever the versions. Writes this daemon applies to the replica
+// while the rows are read are kept (the load merges them in by version).
 //
 // Rows are read one at a time from the connection's buffer; the only
 // allocation per row is the string the replica keeps as its key. Rows that
-// can no longer reject anything by the clock (expired denials, cutoffs
-// older than MaxSessionAge) are skipped, as the replica would prune them.
+// can no longer reject anything by the clock (denials whose exp plus the
+// leeway has passed, cutoffs older than MaxSessionAge) are skipped, as the
+// replica would prune them.
 func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) {
 	now := s.clock.Now()
 	var n int
+	// A load that fails is left unfinished; the next session's BeginLoad
+	// starts another, and until then the replica keeps what it held.
+	l := s.replica.BeginLoad()
 
 	cutoffSQL := "SELECT claim, value, before, version FROM revokd.cutoffs"
 	args := []any{binaryResults}
@@ -41,7 +47,7 @@ func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) 
 	if err != nil {
 		return n, fmt.Errorf("cutoffs: %w", err)
 	}
-	claims := map[string]string{} // few distinct claim names; intern them
+	claims := map[string]string{} // few distinct claim names; no string per row for them
 	for rows.Next() {
 		v := rows.RawValues()
 		if len(v) != 4 || len(v[2]) != 8 || len(v[3]) != 8 {
@@ -53,7 +59,7 @@ func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) 
 			claim = string(v[0])
 			claims[claim] = claim
 		}
-		s.replica.ApplyCutoff(cache.Cutoff{
+		l.AddCutoff(cache.Cutoff{
 			Claim:   claim,
 			Value:   string(v[1]),
 			Before:  pgTime(v[2]),
@@ -67,7 +73,7 @@ func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) 
 
 	rows, err = conn.Query(ctx,
 		"SELECT token_id, expires_at, version FROM revokd.denials WHERE expires_at > $1",
-		binaryResults[:3], now)
+		binaryResults[:3], now.Add(-s.cfg.Leeway)) // the replica refuses an id until exp plus its leeway
 	if err != nil {
 		return n, fmt.Errorf("denials: %w", err)
 	}
@@ -77,7 +83,7 @@ func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) 
 			rows.Close()
 			return n, fmt.Errorf("denials: unexpected row shape")
 		}
-		s.replica.ApplyDenial(cache.Denial{
+		l.AddDenial(cache.Denial{
 			ID:        string(v[0]),
 			ExpiresAt: pgTime(v[1]),
 			Version:   int64(binary.BigEndian.Uint64(v[2])),
@@ -87,6 +93,7 @@ func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) 
 	if err := rows.Err(); err != nil {
 		return n, fmt.Errorf("denials: %w", err)
 	}
+	s.replica.Replace(l)
 	return n, nil
 }
 

@@ -8,10 +8,16 @@
 // direct writes are seen too.
 //
 // A Source follows the store on a dedicated connection: LISTEN first, then
-// load the snapshot, then apply notifications. On any error it reconnects
-// with backoff and loads a fresh snapshot, merged into the replica by
-// version, so a reconnect can add and update entries but never drop one:
-// nothing a fault does can turn a revoked token back into an active one.
+// load the snapshot, then follow notifications. A notification is a hint,
+// never data: anyone who can connect can NOTIFY, so the Source reads the row
+// a notification names from the tables and applies it by version. On any
+// error it reconnects with backoff and loads a fresh snapshot, which
+// replaces the replica whole: what the tables hold, and nothing else.
+//
+// Every connection the package opens pins search_path to pg_catalog, pg_temp,
+// and every SQL function the migrations define pins it too, so no object
+// another role creates in a schema on someone's search_path (public, say)
+// can stand in for one revokd calls.
 package postgres
 
 import (
@@ -54,7 +60,11 @@ type Config struct {
 	// a time) and the replica forgets expired entries. Default 10m;
 	// negative disables pruning.
 	PruneInterval time.Duration
-	// Leeway: denials are deleted once expired for longer than this.
+	// Leeway is the clock skew the pipeline allows on exp, the replica's
+	// leeway: the replica refuses a denied id until its exp plus Leeway, so
+	// the snapshot loads denials until then, and the feed declares Leeway in
+	// revokd.prune_policy, where pruning keeps every denial until its exp
+	// plus the largest leeway any daemon declared.
 	Leeway time.Duration
 	// MaxSessionAge, when positive, lets pruning delete cutoffs older than it
 	// and the snapshot skip them. It should match the replica's.
@@ -93,6 +103,7 @@ type Source struct {
 	state       atomic.Int32 // index into stateNames
 	lastContact atomic.Int64 // unix micros by clock; 0 before the first contact
 	reconnects  atomic.Int64
+	ignored     atomic.Int64 // notifications ignored: unusable, or not backed by the tables
 
 	// For tests and diagnostics.
 	attempts    atomic.Int64  // feed connection attempts
@@ -155,11 +166,13 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
 	}
 	setDefaultParam(connConfig.RuntimeParams, "application_name", "revokd-feed")
+	pinSearchPath(connConfig)
 	poolConfig, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
 	}
 	setDefaultParam(poolConfig.ConnConfig.RuntimeParams, "application_name", "revokd")
+	pinSearchPath(poolConfig.ConnConfig)
 	poolConfig.MaxConns = cfg.MaxConns
 	pool, err := pgxpool.NewWithConfig(ctx, poolConfig) // connects lazily
 	if err != nil {
@@ -208,6 +221,18 @@ func setDefaultParam(params map[string]string, key, value string) {
 	}
 }
 
+// pinnedSearchPath is the search_path of every revokd session and function:
+// the catalog first, temporary objects last, and no schema another role can
+// create objects in.
+const pinnedSearchPath = "pg_catalog, pg_temp"
+
+// pinSearchPath sets search_path for a connection in its startup packet,
+// whatever the URL, the role or the database set: what revokd sends never
+// depends on the caller's search_path.
+func pinSearchPath(cfg *pgx.ConnConfig) {
+	cfg.RuntimeParams["search_path"] = pinnedSearchPath
+}
+
 // refused reports whether the server answered but will never accept us as
 // configured: bad credentials or no such database.
 func refused(err error) bool {
@@ -222,6 +247,8 @@ func (s *Source) Status() cache.SourceStatus {
 		Kind:       "postgres",
 		State:      stateNames[s.state.Load()],
 		Reconnects: s.reconnects.Load(),
+
+		NotificationsIgnored: s.ignored.Load(),
 	}
 	if m := s.lastContact.Load(); m != 0 {
 		st.LastContact = time.UnixMicro(m)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/revokd/revokd/cache"
 )
 
 func TestRevokeTokenFunction(t *testing.T) {
@@ -113,36 +115,97 @@ func TestRevokeAllAndUnbanFunctions(t *testing.T) {
 		})
 	}
 
-	t.Run("unban lowers a ban to now", func(t *testing.T) {
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(ctx)
-		mustExec(t, tx.Conn(), "SELECT revokd.unban('sub', '42')")
-		var isNow bool
-		if err := tx.QueryRow(ctx, "SELECT before = now() FROM revokd.cutoffs WHERE claim = 'sub' AND value = '42'").Scan(&isNow); err != nil || !isNow {
-			t.Errorf("after unban, before = now() is %v (%v), want true", isNow, err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var held time.Time
+	t.Run("a second unban leaves a past cutoff", func(t *testing.T) {
 		mustExec(t, conn, "SELECT revokd.unban('sub', '42')")
+		var held time.Time
 		if err := conn.QueryRow(ctx, "SELECT before FROM revokd.cutoffs WHERE claim = 'sub' AND value = '42'").Scan(&held); err != nil {
 			t.Fatal(err)
 		}
-		if held.After(time.Now()) {
-			t.Errorf("a second unban changed a past cutoff to %v", held)
+		mustExec(t, conn, "SELECT revokd.unban('sub', '42')")
+		var again time.Time
+		if err := conn.QueryRow(ctx, "SELECT before FROM revokd.cutoffs WHERE claim = 'sub' AND value = '42'").Scan(&again); err != nil {
+			t.Fatal(err)
+		}
+		if !again.Equal(held) {
+			t.Errorf("a second unban moved a past cutoff from %v to %v", held, again)
 		}
 	})
+}
 
-	t.Run("default before is now", func(t *testing.T) {
-		var isNow bool
-		if err := conn.QueryRow(ctx, "SELECT revokd.revoke_all('sid', 's1') = now()").Scan(&isNow); err != nil || !isNow {
-			t.Errorf("revoke_all without before = now() is %v (%v), want true", isNow, err)
-		}
-	})
+// TestCutoffTakesTheTimeOfTheCall: inside one transaction, a cutoff taken
+// "now" by revoke_all and unban is the time the function ran, later than
+// the transaction's start (now()), so a token issued while a long
+// transaction ran is revoked too.
+func TestCutoffTakesTheTimeOfTheCall(t *testing.T) {
+	conn := connect(t, migratedDB(t))
+	ctx := context.Background()
+	mustExec(t, conn, "SELECT revokd.revoke_all('sub', 'banned', '2999-01-01Z')")
+	tests := []struct {
+		name string
+		sql  string // run inside the transaction; yields the cutoff taken
+	}{
+		{"revoke_all without before", "SELECT revokd.revoke_all('sub', 'a')"},
+		{"revoke_all with a NULL before", "SELECT revokd.revoke_all('sub', 'b', NULL)"},
+		{"unban", "SELECT revokd.unban('sub', 'banned'); SELECT before FROM revokd.cutoffs WHERE value = 'banned'"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			var txStart time.Time
+			if err := tx.QueryRow(ctx, "SELECT now()").Scan(&txStart); err != nil {
+				t.Fatal(err)
+			}
+			stmts := strings.Split(tc.sql, "; ")
+			for _, stmt := range stmts[:len(stmts)-1] {
+				mustExec(t, tx.Conn(), stmt)
+			}
+			var got time.Time
+			if err := tx.QueryRow(ctx, stmts[len(stmts)-1]).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.After(txStart) {
+				t.Errorf("cutoff %v, want strictly later than the transaction's now() %v", got, txStart)
+			}
+		})
+	}
+}
+
+// TestRevokeAllBeforeOutOfRange: a before earlier than 1970 (or past 9999)
+// is refused as invalid, through the SQL API and through the Source.
+func TestRevokeAllBeforeOutOfRange(t *testing.T) {
+	url := migratedDB(t)
+	conn := connect(t, url)
+	a := startSynced(t, url)
+	ctx := context.Background()
+	for _, before := range []string{"0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000001Z", "1969-12-31T23:59:59.999999Z", "9999-01-01T00:00:00.000001Z"} {
+		t.Run(before, func(t *testing.T) {
+			_, err := conn.Exec(ctx, "SELECT revokd.revoke_all('sub', 'x', $1::timestamptz)", before)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23514" {
+				t.Errorf("revoke_all(…, %s): error %v, want check_violation 23514", before, err)
+			}
+			tm, err := time.Parse(time.RFC3339Nano, before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tm.IsZero() {
+				// The zero time.Time is the Source's "now" (cache.Source): an
+				// explicit 0001-01-01T00:00:00Z must be refused before it
+				// reaches a Source, by whoever parses the request.
+				return
+			}
+			if _, err := a.RevokeAll(ctx, "sub", "x", tm); !errors.Is(err, ErrInvalid) || errors.Is(err, cache.ErrUnavailable) {
+				t.Errorf("RevokeAll(before %s): error %v, want ErrInvalid", before, err)
+			}
+		})
+	}
+	if _, ok := a.replica.Cutoff("sub", "x"); ok {
+		t.Error("a refused cutoff reached the replica")
+	}
 }
 
 func TestVersionsAndConstraints(t *testing.T) {
@@ -197,21 +260,24 @@ func TestNotificationPayload(t *testing.T) {
 	mustExec(t, listener, "LISTEN revokd")
 	ctx := context.Background()
 	long := strings.Repeat("\x01", 512) // escapes to \u0001: the worst case
+	// time is for daemons older than migration 0003, which read it; revokd
+	// now reads the row instead.
 	tests := []struct {
-		name string
-		sql  string
-		want change
+		name     string
+		sql      string
+		want     change
+		wantTime int64
 	}{
 		{"cutoff", "SELECT revokd.revoke_all('sub', '42', '2020-01-02T03:04:05.678901Z')",
-			change{Kind: "cutoff", Claim: "sub", Key: "42", Time: 1577934245678901}},
+			change{Kind: "cutoff", Claim: "sub", Key: "42"}, 1577934245678901},
 		{"denial", "SELECT revokd.revoke_token('jti-1', '2100-01-01Z')",
-			change{Kind: "denial", Key: "jti-1", Time: 4102444800000000}},
+			change{Kind: "denial", Key: "jti-1"}, 4102444800000000},
 		{"direct insert", "INSERT INTO revokd.denials (token_id, expires_at) VALUES ('direct', '2100-01-01Z')",
-			change{Kind: "denial", Key: "direct", Time: 4102444800000000}},
+			change{Kind: "denial", Key: "direct"}, 4102444800000000},
 		{"direct update", "UPDATE revokd.cutoffs SET before = '1999-12-31T23:59:59Z' WHERE value = '42'",
-			change{Kind: "cutoff", Claim: "sub", Key: "42", Time: 946684799000000}},
+			change{Kind: "cutoff", Claim: "sub", Key: "42"}, 946684799000000},
 		{"largest payload", "SELECT revokd.revoke_all('" + strings.Repeat("\x02", 64) + "', '" + long + "', '2020-01-01Z')",
-			change{Kind: "cutoff", Claim: strings.Repeat("\x02", 64), Key: long, Time: 1577836800000000}},
+			change{Kind: "cutoff", Claim: strings.Repeat("\x02", 64), Key: long}, 1577836800000000},
 	}
 	var lastVersion int64
 	for _, tc := range tests {
@@ -226,9 +292,12 @@ func TestNotificationPayload(t *testing.T) {
 			if len(n.Payload) >= 4000 {
 				t.Errorf("payload is %d bytes, want well under 8000", len(n.Payload))
 			}
-			var raw map[string]any
+			var raw struct{ Time int64 }
 			if err := json.Unmarshal([]byte(n.Payload), &raw); err != nil {
 				t.Fatalf("payload %q: %v", n.Payload, err)
+			}
+			if raw.Time != tc.wantTime {
+				t.Errorf("payload time = %d, want %d", raw.Time, tc.wantTime)
 			}
 			got, err := parseChange(n.Payload)
 			if err != nil {

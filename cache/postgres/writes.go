@@ -17,9 +17,10 @@ import (
 // so the replica can apply exactly what was committed before the write
 // returns, without waiting for the notification.
 
-// RevokeToken denies token id until expiresAt through revokd.revoke_token.
-// It reports whether a new denial was stored.
-func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time) (bool, error) {
+// RevokeToken denies token id through revokd.revoke_token, which stores the
+// token's own exp: every daemon refuses the id until exp plus its own
+// leeway. It reports whether a new denial was stored.
+func (s *Source) RevokeToken(ctx context.Context, id string, exp time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	var (
@@ -28,7 +29,7 @@ func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time
 		found  bool
 	)
 	b := &pgx.Batch{}
-	b.Queue("SELECT revokd.revoke_token($1, $2)", id, expiresAt).QueryRow(func(row pgx.Row) error {
+	b.Queue("SELECT revokd.revoke_token($1, $2)", id, exp).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&stored)
 	})
 	b.Queue("SELECT expires_at, version FROM revokd.denials WHERE token_id = $1", id).QueryRow(func(row pgx.Row) error {
@@ -43,15 +44,22 @@ func (s *Source) RevokeToken(ctx context.Context, id string, expiresAt time.Time
 	return stored, nil
 }
 
-// RevokeAll raises the cutoff for (claim, value) to before (now when zero)
-// through revokd.revoke_all, and returns the cutoff in effect afterwards.
+// RevokeAll raises the cutoff for (claim, value) to before through
+// revokd.revoke_all, and returns the cutoff in effect afterwards. A zero
+// before is sent as NULL: the database's clock_timestamp() when the function
+// runs. A before outside the times a store keeps (1970–9999) is ErrInvalid.
 func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time.Time) (time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-	defer cancel()
-	var arg *time.Time // NULL: the database's now()
+	var arg *time.Time // NULL: the database's clock_timestamp()
 	if !before.IsZero() {
+		// Checked here too: a time PostgreSQL cannot hold at all would fail
+		// to encode, which is not an outage.
+		if err := cache.CheckTime("before", before); err != nil {
+			return time.Time{}, fmt.Errorf("revoke all: %w: %w", ErrInvalid, err)
+		}
 		arg = &before
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue("SELECT revokd.revoke_all($1, $2, $3)", claim, value, arg)
 	c, found := s.queueReadCutoff(b, claim, value)
@@ -65,8 +73,9 @@ func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time
 	return c.Before, nil
 }
 
-// Unban lowers a future cutoff for (claim, value) to now through
-// revokd.unban, and returns the cutoff in effect afterwards (zero if none).
+// Unban lowers a future cutoff for (claim, value) to the database's
+// clock_timestamp() through revokd.unban, and returns the cutoff in effect
+// afterwards (zero if none).
 func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()

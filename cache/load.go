@@ -24,7 +24,7 @@ type Load struct {
 }
 
 // BeginLoad starts a snapshot load. Only one load may be under way at a
-// time; Replace ends it.
+// time; Replace or EndLoad ends it.
 func (r *Replica) BeginLoad() *Load {
 	l := &Load{
 		cutoffs:    make(map[cutoffKey]entry),
@@ -75,6 +75,17 @@ func (l *Load) keepDenial(id string, e entry) {
 	if newer(l.newDenials, id, e.version) {
 		l.newDenials[id] = e
 	}
+}
+
+// EndLoad ends a load without using it, as when reading the snapshot
+// failed: the replica keeps what it held and stops recording changes for
+// the load. After Replace it does nothing.
+func (r *Replica) EndLoad(l *Load) {
+	r.mu.Lock()
+	if r.loading == l {
+		r.loading = nil
+	}
+	r.mu.Unlock()
 }
 
 // Replace makes the load the replica's whole state, with the changes applied

@@ -116,3 +116,15 @@ func TestReplicaDenialLastsExpPlusLeeway(t *testing.T) {
 		}
 	}
 }
+
+// A load that ends unused leaves the replica as it was and stops recording.
+func TestReplicaEndLoadKeepsTheReplica(t *testing.T) {
+	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "42", Before: r0, Version: 1})
+	l := r.BeginLoad()
+	r.EndLoad(l)
+	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "43", Before: r0, Version: 2})
+	if cs, _ := r.Snapshot(); len(cs) != 2 {
+		t.Errorf("after EndLoad the replica holds %d cutoffs, want 2", len(cs))
+	}
+}

@@ -33,9 +33,10 @@ var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryForma
 func (s *Source) loadSnapshot(ctx context.Context, conn *pgx.Conn) (int, error) {
 	now := s.clock.Now()
 	var n int
-	// A load that fails is left unfinished; the next session's BeginLoad
-	// starts another, and until then the replica keeps what it held.
+	// A load that fails is dropped, and the replica keeps what it held
+	// until the next session loads another.
 	l := s.replica.BeginLoad()
+	defer s.replica.EndLoad(l)
 
 	cutoffSQL := "SELECT claim, value, before, version FROM revokd.cutoffs"
 	args := []any{binaryResults}

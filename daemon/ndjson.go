@@ -96,7 +96,7 @@ func (s *Server) serveNDJSON(c *conn) {
 		case tooLarge:
 			write(s.ndjsonError(bw.AvailableBuffer(), opNone,
 				fmt.Errorf("%w: line exceeds %d bytes", ErrTooLarge, s.lim.maxBodyBytes)))
-		case len(bytes.TrimSpace(line)) > 0: // blank lines are keep-alives
+		case !blankLine(line):
 			write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
 		}
 		if err != nil { // EOF: the last line had no newline
@@ -106,24 +106,48 @@ func (s *Server) serveNDJSON(c *conn) {
 	}
 }
 
+// blankLine reports whether line holds nothing but JSON whitespace (RFC 8259
+// §2; the newline is already gone). Such a line is skipped without an answer.
+// bytes.TrimSpace would not do: it also trims \v, \f, U+0085 and U+00A0,
+// which JSON does not allow, and a line of those must get its error answer,
+// or a pipelining client waits for an answer that never comes and falls out
+// of step.
+func blankLine(line []byte) bool {
+	for _, c := range line {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
 // readLine reads one line without its newline. A line of more than max
 // bytes is read to its end and discarded, reporting tooLarge, so the
-// connection stays in step. The returned line is valid until the next call.
+// connection stays in step; an oversized line of nothing but whitespace is
+// still blank, and is reported as an empty line. The returned line is valid
+// until the next call.
 func readLine(br *bufio.Reader, max int64, long *[]byte) (line []byte, tooLarge bool, err error) {
 	frag, err := br.ReadSlice('\n')
 	if err == nil {
 		// The common case: the whole line is in the buffer; no copy.
 		line = frag[:len(frag)-1]
-		return line, int64(len(line)) > max, nil
+		if int64(len(line)) > max {
+			return nil, !blankLine(line), nil
+		}
+		return line, false, nil
 	}
 	buf := (*long)[:0]
+	blank := true // once tooLarge: whether every byte dropped was whitespace
 	for {
-		if !tooLarge {
-			if int64(len(buf)+len(frag)) > max+1 { // +1: the newline may be in frag
-				tooLarge, buf = true, buf[:0]
-			} else {
-				buf = append(buf, frag...)
-			}
+		switch {
+		case tooLarge:
+			blank = blank && blankLine(bytes.TrimSuffix(frag, newline))
+		case int64(len(buf)+len(frag)) > max+1: // +1: the newline may be in frag
+			tooLarge = true
+			blank = blankLine(buf) && blankLine(bytes.TrimSuffix(frag, newline))
+			buf = buf[:0]
+		default:
+			buf = append(buf, frag...)
 		}
 		if err != bufio.ErrBufferFull {
 			break
@@ -135,15 +159,20 @@ func readLine(br *bufio.Reader, max int64, long *[]byte) (line []byte, tooLarge 
 	}
 	if tooLarge {
 		if err == nil || errors.Is(err, io.EOF) {
-			return nil, true, err
+			return nil, !blank, err
 		}
 		return nil, false, err
 	}
 	if err == nil {
 		buf = buf[:len(buf)-1]
 	}
-	return buf, int64(len(buf)) > max, err
+	if int64(len(buf)) > max {
+		return nil, !blankLine(buf), err
+	}
+	return buf, false, err
 }
+
+var newline = []byte{'\n'}
 
 // ndjsonLine answers one request line, appending the answer and a newline
 // to b.

@@ -204,7 +204,7 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		h.m.validateOK.Inc()
 		return append(res.AppendJSON(b), '\n')
 	case client.OpRevoke:
-		answer, err = h.revoke(ctx, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
+		answer, err = h.revoke(ctx, c.peer, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
 	case client.OpRevokeAll:
 		answer, err = h.revokeAll(ctx, c.peer, client.RevokeAllRequest{Sub: req.Sub, Claim: req.Claim, Value: req.Value, Before: req.Before})
 	case client.OpUnban:

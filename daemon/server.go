@@ -27,9 +27,10 @@ type Config struct {
 	// added. Never the global default, so tests can build many servers.
 	Metrics *prometheus.Registry
 
-	// WriteUIDs and WriteGIDs limit revoke-all and unban to callers whose
-	// peer credentials (SO_PEERCRED; the GID may be primary or
-	// supplementary) are listed. Both empty: anyone who can open the socket.
+	// WriteUIDs and WriteGIDs limit revoke-all, unban and a revoke by bare
+	// jti to callers whose peer credentials (SO_PEERCRED; the GID may be
+	// primary or supplementary) are listed. Both empty: anyone who can open
+	// the socket. A revoke with the token in hand is open to all.
 	WriteUIDs, WriteGIDs []int
 
 	MaxConns     int   // concurrent connections; over it a new one is closed at once

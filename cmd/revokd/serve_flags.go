@@ -103,8 +103,8 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Minute, "delete expired revocations from the store this often (`duration`)")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "answer unavailable (fail closed) once the source has been silent this long (`duration`; default 0: keep answering from memory)")
 
-	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all and unban over the socket (default: anyone who can open it)")
-	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all and unban over the socket")
+	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it)")
+	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all, unban and revoke by bare jti over the socket")
 
 	f.BoolVar(&o.dev, "dev", false, "development mode: no configuration needed, prints a sample token and curl commands")
 	return f

@@ -18,14 +18,15 @@ const ndjsonWriteBuffer = 16 << 10
 // deadline keeps a connection's read or write deadline at least 7/8 of
 // its timeout ahead of now, without moving it on every request: a ping-pong
 // client would otherwise pay a poller timer update per request and per
-// answer. set forces a deadline (a line's, which is shorter).
+// answer. force sets a deadline of another kind (a line's); refresh pulls a
+// deadline that lies further ahead than its timeout back in.
 type deadline struct {
 	set func(time.Time) error
 	at  time.Time
 }
 
 func (d *deadline) refresh(now time.Time, timeout time.Duration) {
-	if d.at.Sub(now) < timeout-timeout/8 {
+	if ahead := d.at.Sub(now); ahead < timeout-timeout/8 || ahead > timeout {
 		d.force(now.Add(timeout))
 	}
 }
@@ -61,6 +62,12 @@ func (s *Server) serveNDJSON(c *conn) {
 		bw.Write(answer)
 	}
 	var long []byte // assembles lines longer than the read buffer
+	// The idle deadline runs from the last request, not from the last byte:
+	// a blank line is no request, or a client could hold its slot forever
+	// with a newline now and then. idleAt is that deadline; a line's own
+	// deadline replaces it only while the line is read.
+	var idleAt time.Time
+	requested := true // the connect counts as the first request
 	for {
 		if br.Buffered() == 0 {
 			now := time.Now()
@@ -69,7 +76,12 @@ func (s *Server) serveNDJSON(c *conn) {
 			}
 			// Shutdown may have expired the deadline meanwhile; checking done
 			// after this covers that case whether or not this moved it.
-			rd.refresh(now, s.lim.idleTimeout)
+			if requested {
+				rd.refresh(now, s.lim.idleTimeout)
+				idleAt, requested = rd.at, false
+			} else if !rd.at.Equal(idleAt) {
+				rd.force(idleAt) // only blank lines since the last request
+			}
 			if s.shuttingDown() {
 				return
 			}
@@ -96,8 +108,10 @@ func (s *Server) serveNDJSON(c *conn) {
 		case tooLarge:
 			write(s.ndjsonError(bw.AvailableBuffer(), opNone,
 				fmt.Errorf("%w: line exceeds %d bytes", ErrTooLarge, s.lim.maxBodyBytes)))
+			requested = true
 		case !blankLine(line):
 			write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
+			requested = true
 		}
 		if err != nil { // EOF: the last line had no newline
 			flush(time.Now())

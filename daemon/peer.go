@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +24,8 @@ type Peer struct {
 
 // readPeer asks the kernel who is at the other end of c.
 func readPeer(c net.Conn) (Peer, error) {
-	sc, ok := c.(syscall.Conn)
+	// Only a Unix socket has peer credentials; Serve takes any listener.
+	sc, ok := c.(*net.UnixConn)
 	if !ok {
 		return Peer{}, nil
 	}

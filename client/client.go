@@ -48,7 +48,11 @@ func (c *Client) maxIdle() int {
 
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
-	return d.DialContext(ctx, "unix", c.socket())
+	conn, err := d.DialContext(ctx, "unix", c.socket())
+	if err != nil {
+		return nil, err
+	}
+	return &refusalConn{Conn: conn}, nil
 }
 
 // httpClient returns the HTTP client that dials the daemon's socket. The

@@ -8,7 +8,8 @@
 // connections, the daemon's fast path; the writes and status calls go over
 // HTTP on the same socket. Failures are *Error values, tested with errors.Is
 // against ErrUnavailable, ErrBadRequest and ErrForbidden or with the
-// IsUnavailable, IsBadRequest and IsForbidden helpers. An inactive token is not
+// IsUnavailable, IsBadRequest and IsForbidden helpers; a connection the daemon
+// refused at its connection cap is unavailable and IsTooManyConnections. An inactive token is not
 // an error: Validate returns the answer with Active false and a Reason.
 //
 // Middleware guards an http.Handler with Validate and hands the answer to the

@@ -60,8 +60,14 @@ func IsBadRequest(err error) bool { return errors.Is(err, ErrBadRequest) }
 // user or group (403).
 func IsForbidden(err error) bool { return errors.Is(err, ErrForbidden) }
 
-// unavailable wraps a failure to get any answer from the daemon.
+// unavailable wraps a failure to get any answer from the daemon. A refusal
+// at the connection cap is reported in the daemon's words alone: what the
+// call was doing when it arrived (a write, a read) says nothing more.
 func unavailable(what string, err error) *Error {
+	var refused *refusedError
+	if errors.As(err, &refused) {
+		return &Error{Code: CodeUnavailable, Message: refused.msg, Err: refused}
+	}
 	return &Error{Code: CodeUnavailable, Message: what, Err: fmt.Errorf("%s: %w", what, err)}
 }
 

@@ -19,6 +19,11 @@ const baseURL = "http://revokd"
 // Revoke denies one token: req carries the token, or its jti and exp. The
 // answer says whether a new denial was stored; like RFC 7009, an invalid or
 // expired token is not an error (Stored is false).
+//
+// With the token in hand anyone who can open the socket may revoke it. A
+// bare jti is a privileged write, like RevokeAll: a daemon started with
+// --write-uids or --write-gids refuses it to other callers, and the error
+// then satisfies IsForbidden.
 func (c *Client) Revoke(ctx context.Context, req RevokeRequest) (RevokeResponse, error) {
 	var resp RevokeResponse
 	err := c.doJSON(ctx, http.MethodPost, "/v1/revoke", req, &resp)
@@ -28,6 +33,7 @@ func (c *Client) Revoke(ctx context.Context, req RevokeRequest) (RevokeResponse,
 // RevokeAll raises the cutoff for a subject (req.Sub) or another claim
 // (req.Claim and req.Value) to req.Before (nil means now; a future time is a
 // ban) and returns the cutoff in effect afterwards.
+// It is a privileged write (see Revoke).
 func (c *Client) RevokeAll(ctx context.Context, req RevokeAllRequest) (RevokeAllResponse, error) {
 	var resp RevokeAllResponse
 	err := c.doJSON(ctx, http.MethodPost, "/v1/revoke-all", req, &resp)

@@ -139,6 +139,13 @@ type ErrorResponse struct {
 	Error ErrorBody `json:"error"`
 }
 
+// TooManyConnections begins the one plain-text line the daemon writes to a
+// connection it refuses at its connection cap, before it closes it:
+// "revokd: too many connections (cap N)", or "… from uid U (cap N)" for one
+// uid's share. No answer of either framing begins with it (NDJSON answers
+// begin with '{', HTTP ones with "HTTP/").
+const TooManyConnections = "revokd: too many connections"
+
 // ErrorBody says what was wrong with a request. Code is one of the Code
 // constants.
 type ErrorBody struct {

@@ -18,7 +18,7 @@ type conn struct {
 	net.Conn
 	srv  *Server
 	br   *bufio.Reader // holds the peeked first byte and whatever came with it
-	peer Peer
+	peer Peer          // read at accept, for the per-uid cap and the write checks
 	once sync.Once
 }
 
@@ -46,13 +46,6 @@ func (c *conn) Close() error {
 // deadline.
 func (c *conn) serve() {
 	s := c.srv
-	if !s.access.open() {
-		p, err := readPeer(c.Conn)
-		if err != nil {
-			s.log.Warn("read peer credentials", "err", err)
-		}
-		c.peer = p
-	}
 	c.Conn.SetReadDeadline(time.Now().Add(s.lim.firstByteTimeout))
 	if s.shuttingDown() {
 		c.Close()

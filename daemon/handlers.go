@@ -72,7 +72,16 @@ func putBuf(bp *[]byte, b []byte) {
 // The shape checks below are the same for both framings; the backend then
 // judges the content (which claims carry cutoffs, whether a token is valid).
 
-func (h *handlers) revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error) {
+// revoke denies one token. With the token in hand it is open to every
+// caller: holding a token is the right to end it, and the backend verifies
+// it. A bare jti proves nothing, so anyone could log anyone out with one: it
+// is a privileged write, like revoke-all.
+func (h *handlers) revoke(ctx context.Context, p Peer, req client.RevokeRequest) (client.RevokeResponse, error) {
+	if req.Token == "" && req.JTI != "" {
+		if err := h.access.check(p); err != nil {
+			return client.RevokeResponse{}, err
+		}
+	}
 	switch {
 	case req.Token != "" && (req.JTI != "" || req.Exp != 0):
 		return client.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp", not both`)
@@ -269,7 +278,8 @@ func (h *handlers) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, opRevoke, err)
 		return
 	}
-	resp, err := h.revoke(r.Context(), req)
+	p, _ := PeerFrom(r.Context())
+	resp, err := h.revoke(r.Context(), p, req)
 	h.reply(w, opRevoke, resp, err)
 }
 

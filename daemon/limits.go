@@ -1,6 +1,16 @@
 package daemon
 
-import "time"
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/client"
+)
 
 // Defaults for the limits in Config. Each applies when its field is zero.
 const (
@@ -19,6 +29,7 @@ const (
 // limits are Config's limits with the defaults filled in.
 type limits struct {
 	maxConns          int
+	maxConnsPerUID    int
 	maxBodyBytes      int64
 	firstByteTimeout  time.Duration
 	lineTimeout       time.Duration
@@ -38,8 +49,13 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 }
 
 func limitsOf(c Config) limits {
+	maxConns := orDefault(c.MaxConns, DefaultMaxConns)
+	// Half by default: one user's leak or flood leaves the other half to
+	// everyone else. Never more than the cap, never less than one.
+	perUID := min(orDefault(c.MaxConnsPerUID, max(maxConns/2, 1)), maxConns)
 	return limits{
-		maxConns:          orDefault(c.MaxConns, DefaultMaxConns),
+		maxConns:          maxConns,
+		maxConnsPerUID:    perUID,
 		maxBodyBytes:      orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes),
 		firstByteTimeout:  orDefault(c.FirstByteTimeout, DefaultFirstByteTimeout),
 		lineTimeout:       orDefault(c.LineTimeout, DefaultLineTimeout),
@@ -52,22 +68,133 @@ func limitsOf(c Config) limits {
 	}
 }
 
-// connSlots caps concurrent connections.
+// connSlots caps concurrent connections, in all and per uid.
 //
-// Over the cap a new connection is closed at once rather than left waiting:
+// Over a cap a new connection is refused at once rather than left waiting:
 // a client stuck in the accept backlog cannot tell a busy daemon from a dead
-// one, while a closed connection fails fast and its pool can retry or report.
-// The cap exists to bound memory and file descriptors, so a legitimate
-// sidecar client with a sane pool never reaches it.
-type connSlots chan struct{}
+// one, while a refused connection fails fast and its pool can retry or
+// report. The global cap bounds memory and file descriptors, so a
+// legitimate sidecar client with a sane pool never reaches it; the per-uid
+// cap stops one local user from taking every slot and locking the others
+// out. Exempt uids (the daemon's own, and root) count only against the
+// global cap, so probes and admins get in while any other single user is
+// held to its share.
+type connSlots struct {
+	max, perUID int
+	exempt      []int
 
-func (s connSlots) tryAcquire() bool {
-	select {
-	case s <- struct{}{}:
-		return true
-	default:
+	mu    sync.Mutex
+	open  int
+	byUID map[int]int // open connections of each uid held to its share
+}
+
+func newConnSlots(max, perUID int, exempt ...int) *connSlots {
+	return &connSlots{max: max, perUID: perUID, exempt: exempt, byUID: make(map[int]int)}
+}
+
+// shared reports whether p's connections count against a per-uid share. A
+// peer whose credentials are unknown cannot be told apart from any other,
+// so only the global cap holds it.
+func (s *connSlots) shared(p Peer) bool {
+	if !p.Known {
 		return false
+	}
+	for _, uid := range s.exempt {
+		if p.UID == uid {
+			return false
+		}
+	}
+	return true
+}
+
+// acquire takes a slot for p, or says which cap refuses it.
+func (s *connSlots) acquire(p Peer) (refusal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open >= s.max {
+		return refusal{limit: s.max}, false
+	}
+	if s.shared(p) {
+		if s.byUID[p.UID] >= s.perUID {
+			return refusal{limit: s.perUID, perUID: true, uid: p.UID}, false
+		}
+		s.byUID[p.UID]++
+	}
+	s.open++
+	return refusal{}, true
+}
+
+// release gives back a slot acquire gave p.
+func (s *connSlots) release(p Peer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open--
+	if s.shared(p) {
+		if s.byUID[p.UID]--; s.byUID[p.UID] <= 0 {
+			delete(s.byUID, p.UID)
+		}
 	}
 }
 
-func (s connSlots) release() { <-s }
+// refusal is why a connection was refused: the global cap, or its uid's
+// share of it.
+type refusal struct {
+	limit  int
+	perUID bool
+	uid    int
+}
+
+// line is what the refused client reads before the close. It is plain text
+// on purpose: it must make sense to either framing's client, and to a human
+// with socat; the Go client recognises client.TooManyConnections.
+func (r refusal) line() string {
+	if r.perUID {
+		return fmt.Sprintf("%s from uid %d (cap %d)\n", client.TooManyConnections, r.uid, r.limit)
+	}
+	return fmt.Sprintf("%s (cap %d)\n", client.TooManyConnections, r.limit)
+}
+
+// refuseWriteTimeout bounds the write of the refusal line. A new socket's
+// buffer is empty, so the write never waits in practice; the bound only
+// keeps the accept loop from ever depending on a client.
+const refuseWriteTimeout = time.Second
+
+// refusalLog logs refused connections at most once a second. The refusals
+// come exactly when a client floods the daemon, and one line per refusal
+// would let that client flood the log as well. The clock is injected so a
+// test can step through the second without waiting for it.
+type refusalLog struct {
+	log     *slog.Logger
+	clock   cache.Clock
+	mu      sync.Mutex
+	last    time.Time // when the last line was logged; zero before the first
+	dropped int       // refusals not logged since then
+}
+
+func (l *refusalLog) refused(r refusal) {
+	now := l.clock.Now()
+	l.mu.Lock()
+	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
+		l.dropped++
+		l.mu.Unlock()
+		return
+	}
+	dropped := l.dropped
+	l.last, l.dropped = now, 0
+	l.mu.Unlock()
+	attrs := []any{"cap", r.limit, "suppressed", dropped}
+	if r.perUID {
+		l.log.Warn("connection refused: too many connections from one uid", append(attrs, "uid", r.uid)...)
+		return
+	}
+	l.log.Warn("connection refused: too many connections", attrs...)
+}
+
+// refuse tells nc why it is refused, then closes it. The line is written
+// before the close, so a client that writes its request first still reads
+// it: the kernel hands over queued data before it reports the reset.
+func refuse(nc net.Conn, r refusal) {
+	nc.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+	io.WriteString(nc, r.line())
+	nc.Close()
+}

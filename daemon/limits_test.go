@@ -1,12 +1,18 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/revokd/revokd/cache"
 )
 
 // trickle writes one byte of msg per tick until the write fails (the
@@ -76,6 +82,18 @@ func TestIdleNDJSONConnectionIsClosed(t *testing.T) {
 	waitClosed(t, nc.c)
 }
 
+// readToClose returns what the server sent on c before it closed it. A
+// reset counts as a close: the server may close with the client's request
+// still unread.
+func readToClose(t *testing.T, c net.Conn) string {
+	t.Helper()
+	b, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read until the server closes: got %q, then %v", b, err)
+	}
+	return string(b)
+}
+
 func TestConnectionCap(t *testing.T) {
 	ts := startServer(t, Config{MaxConns: 1})
 	// A full round trip proves the first connection holds the one slot.
@@ -83,12 +101,19 @@ func TestConnectionCap(t *testing.T) {
 	if got := first.roundTrip(`{"op":"validate","token":"good"}`); got != goodAnswer+"\n" {
 		t.Fatalf("first connection: got %q", got)
 	}
-	second := dial(t, ts.path)
-	io.WriteString(second, `{"op":"validate","token":"good"}`+"\n")
-	n, err := second.Read(make([]byte, 1))
-	var ne net.Error
-	if n != 0 || err == nil || errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("over the cap: read got %d bytes, err %v; want the connection closed", n, err)
+	// Over the cap, either framing's client reads why before the close,
+	// whether it has sent its request or not.
+	const want = "revokd: too many connections (cap 1)\n"
+	for _, req := range []string{
+		`{"op":"validate","token":"good"}` + "\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"",
+	} {
+		c := dial(t, ts.path)
+		io.WriteString(c, req)
+		if got := readToClose(t, c); got != want {
+			t.Errorf("over the cap, after sending %q: got %q, want %q", req, got, want)
+		}
 	}
 	first.c.Close()
 	// The slot comes back once the server has seen the close: poll until a
@@ -139,5 +164,167 @@ func TestNDJSONClientThatStopsReadingIsCutOff(t *testing.T) {
 		}
 	case <-time.After(testWait):
 		t.Fatal("the server kept a connection that never reads its answers")
+	}
+}
+
+// logRecorder keeps the log records a server writes.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.records = append(l.records, r.Clone())
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// matching returns the records whose message contains msg, each as its
+// message and attributes.
+func (l *logRecorder) matching(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, r := range l.records {
+		if !strings.Contains(r.Message, msg) {
+			continue
+		}
+		m := map[string]any{"msg": r.Message}
+		r.Attrs(func(a slog.Attr) bool {
+			m[a.Key] = a.Value.Any()
+			return true
+		})
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestRefusalsAreLoggedOncePerSecond(t *testing.T) {
+	logs := &logRecorder{}
+	clock := cache.NewManualClock(t0)
+	ts := startServer(t, Config{MaxConns: 1, Logger: slog.New(logs), Clock: clock})
+	first := dialNDJSON(t, ts.path)
+	first.roundTrip(`{"op":"status"}`)
+	// The refusal is logged before its line is written, so once the client
+	// has read the line the log holds whatever the server will log for it.
+	refuseOne := func() {
+		t.Helper()
+		if got := readToClose(t, dial(t, ts.path)); !strings.HasPrefix(got, "revokd: too many connections") {
+			t.Fatalf("over the cap: got %q, want the refusal line", got)
+		}
+	}
+	steps := []struct {
+		name       string
+		advance    time.Duration
+		refusals   int
+		wantLogged int
+	}{
+		{name: "first refusal is logged, the rest of the second is not", refusals: 3, wantLogged: 1},
+		{name: "still within the second", advance: time.Second - time.Nanosecond, refusals: 1, wantLogged: 1},
+		{name: "a second later, one more line", advance: time.Nanosecond, refusals: 2, wantLogged: 2},
+	}
+	for _, st := range steps {
+		clock.Add(st.advance)
+		for range st.refusals {
+			refuseOne()
+		}
+		if got := logs.matching("connection refused"); len(got) != st.wantLogged {
+			t.Fatalf("%s: %d refusals logged, want %d: %v", st.name, len(got), st.wantLogged, got)
+		}
+	}
+	last := logs.matching("connection refused")[1]
+	if last["cap"] != int64(1) || last["suppressed"] != int64(3) {
+		t.Errorf("second log line: got %v, want cap 1 and 3 suppressed", last)
+	}
+}
+
+func TestBlankLinesDoNotKeepAConnectionAlive(t *testing.T) {
+	// Blank lines get no answer and are no request: a client sending only
+	// newlines is idle, and is cut off after IdleTimeout however often it
+	// sends them. The client's pace is a tenth of the timeout.
+	const timeout = 200 * time.Millisecond
+	ts := startServer(t, Config{IdleTimeout: timeout})
+	nc := dialNDJSON(t, ts.path)
+	if got := nc.roundTrip(`{"op":"validate","token":"good"}`); got != goodAnswer+"\n" {
+		t.Fatalf("got %q", got)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- readUntilClosed(nc.c) }()
+	tick := time.NewTicker(timeout / 10)
+	defer tick.Stop()
+	for blanks := []string{"\n", " \t\r\n", " "}; ; {
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err) // the connection's deadline passed first
+			}
+			return
+		case <-tick.C:
+			// A write may fail once the server has hung up; the reader
+			// reports that.
+			io.WriteString(nc.c, blanks[0])
+			blanks = append(blanks[1:], blanks[0])
+		}
+	}
+}
+
+func TestConnSlots(t *testing.T) {
+	const daemonUID = 1000
+	// step acquires a slot for peer (release false) and wants the refusal
+	// line ("" for a slot), or gives peer's slot back.
+	type step struct {
+		peer    Peer
+		release bool
+		want    string
+	}
+	take := func(uid int, want string) step { return step{peer: Peer{UID: uid, Known: true}, want: want} }
+	give := func(uid int) step { return step{peer: Peer{UID: uid, Known: true}, release: true} }
+	unknown := step{peer: Peer{}}
+	tests := []struct {
+		name  string
+		cfg   Config
+		steps []step
+	}{
+		{name: "default share is half the cap", cfg: Config{MaxConns: 4}, steps: []step{
+			take(7, ""), take(7, ""), take(7, "revokd: too many connections from uid 7 (cap 2)\n"), take(8, ""),
+		}},
+		{name: "cap of one leaves a share of one", cfg: Config{MaxConns: 1}, steps: []step{
+			take(7, ""), take(8, "revokd: too many connections (cap 1)\n"),
+		}},
+		{name: "share above the cap is the cap", cfg: Config{MaxConns: 2, MaxConnsPerUID: 5}, steps: []step{
+			take(7, ""), take(7, ""), take(7, "revokd: too many connections (cap 2)\n"),
+		}},
+		{name: "root and the daemon's uid are exempt from the share", cfg: Config{MaxConns: 4, MaxConnsPerUID: 1}, steps: []step{
+			take(0, ""), take(0, ""), take(daemonUID, ""), take(daemonUID, ""), take(0, "revokd: too many connections (cap 4)\n"),
+		}},
+		{name: "unknown credentials count only against the cap", cfg: Config{MaxConns: 3, MaxConnsPerUID: 1}, steps: []step{
+			unknown, unknown, unknown,
+		}},
+		{name: "a released slot is the uid's again", cfg: Config{MaxConns: 4, MaxConnsPerUID: 1}, steps: []step{
+			take(7, ""), take(7, "revokd: too many connections from uid 7 (cap 1)\n"), give(7), take(7, ""),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lim := limitsOf(tc.cfg)
+			s := newConnSlots(lim.maxConns, lim.maxConnsPerUID, 0, daemonUID)
+			for i, st := range tc.steps {
+				if st.release {
+					s.release(st.peer)
+					continue
+				}
+				got := ""
+				if r, ok := s.acquire(st.peer); !ok {
+					got = r.line()
+				}
+				if got != st.want {
+					t.Errorf("step %d, uid %d: got %q, want %q", i, st.peer.UID, got, st.want)
+				}
+			}
+		})
 	}
 }

@@ -18,14 +18,15 @@ const ndjsonWriteBuffer = 16 << 10
 // deadline keeps a connection's read or write deadline at least 7/8 of
 // its timeout ahead of now, without moving it on every request: a ping-pong
 // client would otherwise pay a poller timer update per request and per
-// answer. set forces a deadline (a line's, which is shorter).
+// answer. force sets a deadline of another kind (a line's); refresh pulls a
+// deadline that lies further ahead than its timeout back in.
 type deadline struct {
 	set func(time.Time) error
 	at  time.Time
 }
 
 func (d *deadline) refresh(now time.Time, timeout time.Duration) {
-	if d.at.Sub(now) < timeout-timeout/8 {
+	if ahead := d.at.Sub(now); ahead < timeout-timeout/8 || ahead > timeout {
 		d.force(now.Add(timeout))
 	}
 }
@@ -61,6 +62,12 @@ func (s *Server) serveNDJSON(c *conn) {
 		bw.Write(answer)
 	}
 	var long []byte // assembles lines longer than the read buffer
+	// The idle deadline runs from the last request, not from the last byte:
+	// a blank line is no request, or a client could hold its slot forever
+	// with a newline now and then. idleAt is that deadline; a line's own
+	// deadline replaces it only while the line is read.
+	var idleAt time.Time
+	requested := true // the connect counts as the first request
 	for {
 		if br.Buffered() == 0 {
 			now := time.Now()
@@ -69,7 +76,12 @@ func (s *Server) serveNDJSON(c *conn) {
 			}
 			// Shutdown may have expired the deadline meanwhile; checking done
 			// after this covers that case whether or not this moved it.
-			rd.refresh(now, s.lim.idleTimeout)
+			if requested {
+				rd.refresh(now, s.lim.idleTimeout)
+				idleAt, requested = rd.at, false
+			} else if !rd.at.Equal(idleAt) {
+				rd.force(idleAt) // only blank lines since the last request
+			}
 			if s.shuttingDown() {
 				return
 			}
@@ -96,8 +108,10 @@ func (s *Server) serveNDJSON(c *conn) {
 		case tooLarge:
 			write(s.ndjsonError(bw.AvailableBuffer(), opNone,
 				fmt.Errorf("%w: line exceeds %d bytes", ErrTooLarge, s.lim.maxBodyBytes)))
-		case len(bytes.TrimSpace(line)) > 0: // blank lines are keep-alives
+			requested = true
+		case !blankLine(line):
 			write(s.ndjsonLine(c, bw.AvailableBuffer(), line))
+			requested = true
 		}
 		if err != nil { // EOF: the last line had no newline
 			flush(time.Now())
@@ -106,24 +120,48 @@ func (s *Server) serveNDJSON(c *conn) {
 	}
 }
 
+// blankLine reports whether line holds nothing but JSON whitespace (RFC 8259
+// §2; the newline is already gone). Such a line is skipped without an answer.
+// bytes.TrimSpace would not do: it also trims \v, \f, U+0085 and U+00A0,
+// which JSON does not allow, and a line of those must get its error answer,
+// or a pipelining client waits for an answer that never comes and falls out
+// of step.
+func blankLine(line []byte) bool {
+	for _, c := range line {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
 // readLine reads one line without its newline. A line of more than max
 // bytes is read to its end and discarded, reporting tooLarge, so the
-// connection stays in step. The returned line is valid until the next call.
+// connection stays in step; an oversized line of nothing but whitespace is
+// still blank, and is reported as an empty line. The returned line is valid
+// until the next call.
 func readLine(br *bufio.Reader, max int64, long *[]byte) (line []byte, tooLarge bool, err error) {
 	frag, err := br.ReadSlice('\n')
 	if err == nil {
 		// The common case: the whole line is in the buffer; no copy.
 		line = frag[:len(frag)-1]
-		return line, int64(len(line)) > max, nil
+		if int64(len(line)) > max {
+			return nil, !blankLine(line), nil
+		}
+		return line, false, nil
 	}
 	buf := (*long)[:0]
+	blank := true // once tooLarge: whether every byte dropped was whitespace
 	for {
-		if !tooLarge {
-			if int64(len(buf)+len(frag)) > max+1 { // +1: the newline may be in frag
-				tooLarge, buf = true, buf[:0]
-			} else {
-				buf = append(buf, frag...)
-			}
+		switch {
+		case tooLarge:
+			blank = blank && blankLine(bytes.TrimSuffix(frag, newline))
+		case int64(len(buf)+len(frag)) > max+1: // +1: the newline may be in frag
+			tooLarge = true
+			blank = blankLine(buf) && blankLine(bytes.TrimSuffix(frag, newline))
+			buf = buf[:0]
+		default:
+			buf = append(buf, frag...)
 		}
 		if err != bufio.ErrBufferFull {
 			break
@@ -135,15 +173,20 @@ func readLine(br *bufio.Reader, max int64, long *[]byte) (line []byte, tooLarge 
 	}
 	if tooLarge {
 		if err == nil || errors.Is(err, io.EOF) {
-			return nil, true, err
+			return nil, !blank, err
 		}
 		return nil, false, err
 	}
 	if err == nil {
 		buf = buf[:len(buf)-1]
 	}
-	return buf, int64(len(buf)) > max, err
+	if int64(len(buf)) > max {
+		return nil, !blankLine(buf), err
+	}
+	return buf, false, err
 }
+
+var newline = []byte{'\n'}
 
 // ndjsonLine answers one request line, appending the answer and a newline
 // to b.
@@ -175,7 +218,7 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		h.m.validateOK.Inc()
 		return append(res.AppendJSON(b), '\n')
 	case client.OpRevoke:
-		answer, err = h.revoke(ctx, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
+		answer, err = h.revoke(ctx, c.peer, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
 	case client.OpRevokeAll:
 		answer, err = h.revokeAll(ctx, c.peer, client.RevokeAllRequest{Sub: req.Sub, Claim: req.Claim, Value: req.Value, Before: req.Before})
 	case client.OpUnban:

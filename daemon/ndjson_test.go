@@ -157,3 +157,42 @@ func TestNDJSONLastLineWithoutNewline(t *testing.T) {
 	}
 	waitClosed(t, nc.c)
 }
+
+func TestNDJSONBlankLines(t *testing.T) {
+	// Each line is pipelined ahead of a validate: a skipped line must leave
+	// the validate's answer first, and any other line must get exactly one
+	// answer of its own before it.
+	tests := []struct {
+		name, line string
+		skipped    bool
+	}{
+		{name: "empty", line: "", skipped: true},
+		{name: "JSON whitespace", line: " \t\r \t", skipped: true},
+		{name: "spaces over the line limit", line: strings.Repeat(" ", 600), skipped: true},
+		{name: "vertical tab", line: "\v"},
+		{name: "form feed", line: "\f"},
+		{name: "NEL", line: "\u0085"},
+		{name: "no-break space", line: " \u00a0 "},
+		{name: "NUL", line: "\x00"},
+		{name: "vertical tabs over the line limit", line: strings.Repeat("\v", 600)},
+		{name: "request then vertical tab", line: `{"op":"status"}` + "\v"},
+	}
+	ts := startServer(t, Config{MaxBodyBytes: 512})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// A connection each, so that one case out of step spoils no other.
+			nc := dialNDJSON(t, ts.path)
+			nc.roundTrip(`{"op":"status"}`) // the first byte makes it NDJSON
+			nc.send(tc.line + "\n" + `{"op":"validate","token":"good"}` + "\n")
+			if !tc.skipped {
+				got := nc.line()
+				if code := errorCode([]byte(got)); code != client.CodeBadRequest && code != client.CodeTooLarge {
+					t.Fatalf("line %q: got %s, want an error answer (bad_request or too_large)", tc.line, got)
+				}
+			}
+			if got := nc.line(); got != goodAnswer+"\n" {
+				t.Fatalf("after line %q: got %q, want the validate answer", tc.line, got)
+			}
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +24,8 @@ type Peer struct {
 
 // readPeer asks the kernel who is at the other end of c.
 func readPeer(c net.Conn) (Peer, error) {
-	sc, ok := c.(syscall.Conn)
+	// Only a Unix socket has peer credentials; Serve takes any listener.
+	sc, ok := c.(*net.UnixConn)
 	if !ok {
 		return Peer{}, nil
 	}
@@ -61,8 +61,10 @@ func readPeer(c net.Conn) (Peer, error) {
 	return p, nil
 }
 
-// writeAccess decides who may make writes that reach beyond one token
-// (revoke-all, unban). Empty lists let anyone who can open the socket write.
+// writeAccess decides who may make the privileged writes: those that reach
+// beyond one token (revoke-all, unban), and a revoke by bare jti, which needs
+// no token and so could end anyone's session. Empty lists let anyone who can
+// open the socket write.
 type writeAccess struct {
 	uids, gids []int
 }

@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/revokd/revokd/cache"
 )
 
 // Config configures a Server. Zero limits take the Default constants.
@@ -27,13 +30,24 @@ type Config struct {
 	// added. Never the global default, so tests can build many servers.
 	Metrics *prometheus.Registry
 
-	// WriteUIDs and WriteGIDs limit revoke-all and unban to callers whose
-	// peer credentials (SO_PEERCRED; the GID may be primary or
-	// supplementary) are listed. Both empty: anyone who can open the socket.
+	// WriteUIDs and WriteGIDs limit revoke-all, unban and a revoke by bare
+	// jti to callers whose peer credentials (SO_PEERCRED; the GID may be
+	// primary or supplementary) are listed. Both empty: anyone who can open
+	// the socket. A revoke with the token in hand is open to all.
 	WriteUIDs, WriteGIDs []int
 
-	MaxConns     int   // concurrent connections; over it a new one is closed at once
-	MaxBodyBytes int64 // an HTTP body or NDJSON line; larger gets too_large (413)
+	// MaxConns caps concurrent connections; over it a new one reads one
+	// line (client.TooManyConnections) and is closed at once.
+	MaxConns int
+	// MaxConnsPerUID caps one uid's share of MaxConns (default half), so
+	// one local user cannot take every connection. The daemon's own uid and
+	// root are exempt: probes and admins always count only against MaxConns.
+	MaxConnsPerUID int
+	MaxBodyBytes   int64 // an HTTP body or NDJSON line; larger gets too_large (413)
+
+	// Clock paces the log of refused connections (at most a line a second).
+	// nil: the system clock.
+	Clock cache.Clock
 
 	FirstByteTimeout time.Duration // from accept to the first byte
 	LineTimeout      time.Duration // NDJSON: from a line's first byte to its newline
@@ -58,7 +72,8 @@ type Server struct {
 	h       *handlers
 	httpSrv *http.Server
 	httpLn  *chanListener
-	slots   connSlots
+	slots   *connSlots
+	refused *refusalLog
 
 	// baseCtx is every request's context; it ends only when the drain is
 	// given up on, so in-flight writes finish during a graceful shutdown.
@@ -90,15 +105,22 @@ func NewServer(cfg Config) *Server {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	lim := limitsOf(cfg)
+	clock := cfg.Clock
+	if clock == nil {
+		clock = cache.SystemClock{}
+	}
 	s := &Server{
 		log:    log,
 		lim:    lim,
 		access: writeAccess{uids: cfg.WriteUIDs, gids: cfg.WriteGIDs},
 		m:      newMetrics(reg, cfg.Backend, log),
 		httpLn: newChanListener(),
-		slots:  make(connSlots, lim.maxConns),
-		done:   make(chan struct{}),
-		conns:  make(map[*conn]struct{}),
+		// Root and the daemon's own uid are exempt from the per-uid share:
+		// health checks and operators must get in while one user misbehaves.
+		slots:   newConnSlots(lim.maxConns, lim.maxConnsPerUID, 0, os.Getuid()),
+		refused: &refusalLog{log: log, clock: clock},
+		done:    make(chan struct{}),
+		conns:   make(map[*conn]struct{}),
 	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.h = &handlers{
@@ -178,8 +200,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// acceptLoop runs until the listener is closed. Over the connection cap a
-// new connection is closed at once (see connSlots).
+// acceptLoop runs until the listener is closed. Over a connection cap a new
+// connection is refused at once (see connSlots).
 func (s *Server) acceptLoop(ln net.Listener) error {
 	var backoff time.Duration
 	for {
@@ -206,14 +228,21 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if !s.slots.tryAcquire() {
+		// The peer is read here, before anything else, because the per-uid
+		// cap needs it; the write checks use the same reading.
+		peer, err := readPeer(nc)
+		if err != nil {
+			s.log.Warn("read peer credentials", "err", err)
+		}
+		if r, ok := s.slots.acquire(peer); !ok {
 			s.m.connsRejected.Inc()
-			nc.Close()
+			s.refused.refused(r)
+			refuse(nc, r)
 			continue
 		}
 		s.wg.Add(1) // safe: this loop's own count keeps the group above zero
 		s.m.connsOpen.Inc()
-		c := &conn{Conn: nc, srv: s, br: bufio.NewReaderSize(nc, ndjsonReadBuffer)}
+		c := &conn{Conn: nc, srv: s, peer: peer, br: bufio.NewReaderSize(nc, ndjsonReadBuffer)}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -225,7 +254,7 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 func (s *Server) connDone(c *conn) {
 	s.untrack(c)
 	s.m.connsOpen.Dec()
-	s.slots.release()
+	s.slots.release(c.peer)
 	s.wg.Done()
 }
 

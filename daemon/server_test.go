@@ -139,30 +139,41 @@ func TestWriteAccessByPeerCredentials(t *testing.T) {
 			ts := startServer(t, Config{WriteUIDs: tc.uids, WriteGIDs: tc.gids})
 			hc := httpClient(t, ts.path)
 			nc := dialNDJSON(t, ts.path)
-			for _, url := range []string{"/v1/revoke-all", "/v1/unban"} {
-				resp, body := doHTTP(t, hc, "POST", url, `{"sub":"1"}`, nil)
+			// The privileged writes, each as an HTTP route and an NDJSON op.
+			writes := []struct{ url, op, body string }{
+				{"/v1/revoke-all", "revoke-all", `{"sub":"1"}`},
+				{"/v1/unban", "unban", `{"sub":"1"}`},
+				// A bare jti needs no token: it could log anyone out.
+				{"/v1/revoke", "revoke", `{"jti":"j9","exp":1800000000}`},
+			}
+			for _, w := range writes {
+				resp, body := doHTTP(t, hc, "POST", w.url, w.body, nil)
 				if got := resp.StatusCode == 200; got != tc.allowed {
-					t.Errorf("HTTP %s: got %d %s, want allowed=%v", url, resp.StatusCode, body, tc.allowed)
+					t.Errorf("HTTP %s: got %d %s, want allowed=%v", w.url, resp.StatusCode, body, tc.allowed)
 				}
-				if !tc.allowed && errorCode(body) != client.CodeForbidden {
-					t.Errorf("HTTP %s: got %s, want code forbidden", url, body)
+				if !tc.allowed && (resp.StatusCode != 403 || errorCode(body) != client.CodeForbidden) {
+					t.Errorf("HTTP %s: got %d %s, want 403 forbidden", w.url, resp.StatusCode, body)
 				}
 			}
-			for _, op := range []string{"revoke-all", "unban"} {
-				got := nc.roundTrip(`{"op":"` + op + `","sub":"1"}`)
+			for _, w := range writes {
+				got := nc.roundTrip(`{"op":"` + w.op + `",` + w.body[1:])
 				if denied := strings.Contains(got, `"error"`); denied == tc.allowed {
-					t.Errorf("NDJSON %s: got %s, want allowed=%v", op, got, tc.allowed)
+					t.Errorf("NDJSON %s: got %s, want allowed=%v", w.op, got, tc.allowed)
 				}
 				if !tc.allowed && errorCode([]byte(got)) != client.CodeForbidden {
-					t.Errorf("NDJSON %s: got %s, want code forbidden", op, got)
+					t.Errorf("NDJSON %s: got %s, want code forbidden", w.op, got)
 				}
 			}
-			// Validation and single-token revocation stay open to everyone.
+			// Validation and revocation with the token in hand stay open to
+			// everyone.
 			if got := nc.roundTrip(`{"op":"validate","token":"good"}`); got != goodAnswer+"\n" {
 				t.Errorf("validate: got %q", got)
 			}
 			if got := nc.roundTrip(`{"op":"revoke","token":"good"}`); got != `{"stored":true}`+"\n" {
-				t.Errorf("revoke: got %q", got)
+				t.Errorf("NDJSON revoke with the token: got %q", got)
+			}
+			if resp, body := doHTTP(t, hc, "POST", "/v1/revoke", `{"token":"good"}`, nil); resp.StatusCode != 200 {
+				t.Errorf("HTTP revoke with the token: got %d %s", resp.StatusCode, body)
 			}
 		})
 	}

@@ -51,6 +51,9 @@ func callFailed(stderr io.Writer, name string, err error) int {
 	fmt.Fprintf(stderr, "revokd %s: %s\n", name, strings.TrimPrefix(err.Error(), "revokd: "))
 	var ce *client.Error
 	switch {
+	case client.IsTooManyConnections(err):
+		// The daemon is up and said why; "is it running?" would mislead.
+		fmt.Fprintln(stderr, "The daemon refused the connection at its connection cap; see --max-connections and --max-connections-per-uid on 'revokd serve'.")
 	case errors.As(err, &ce) && ce.Status == http.StatusServiceUnavailable:
 		// The daemon answered: what it lacks is its revocation store.
 		fmt.Fprintln(stderr, "The daemon is running but cannot reach its revocation store; 'revokd status' shows the source's state.")

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -38,5 +43,104 @@ func TestE2EPythonExample(t *testing.T) {
 	}
 	if !got.Before.Active || got.Before.Sub != "12345678901234567890" || !got.Stored || got.After.Reason != "revoked" {
 		t.Errorf("got %+v, want active with the 20-digit subject, stored, then revoked", got)
+	}
+}
+
+// stallOnce is an NDJSON peer whose first connection reads requests and
+// never answers; every later connection answers each line with answer.
+type stallOnce struct {
+	ln     net.Listener
+	answer string
+	conns  atomic.Int64
+	wg     sync.WaitGroup
+}
+
+func startStallOnce(t *testing.T, path, answer string) *stallOnce {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stallOnce{ln: ln, answer: answer}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := s.conns.Add(1)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadString('\n'); err != nil {
+						return // the client hung up
+					}
+					if n > 1 {
+						io.WriteString(c, answer+"\n")
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// After a timeout the Python client must drop the connection: the answer may
+// still come and be read as the next one's, and Python's socket file refuses
+// every read after a timeout ("cannot read from timed out object").
+func TestE2EPythonClientRecoversFromATimeout(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("REVOKD_CI") != "" {
+			t.Fatal("python3 is required in CI (apt-get install -y python3)")
+		}
+		t.Skip("python3 not installed")
+	}
+	const answer = `{"active":true,"sub":"42"}`
+	socket := filepath.Join(shortDir(t), "s.sock")
+	srv := startStallOnce(t, socket, answer)
+	// The first call times out whatever the timeout, since that connection
+	// never answers; its length only sets how long the test takes.
+	script := `
+import json, socket, sys
+sys.path.insert(0, sys.argv[1])
+from revokd_client import Revokd
+c = Revokd(sys.argv[2], timeout=0.2)
+try:
+    c.validate("t")
+    first = "answered"
+except socket.timeout:
+    first = "timeout"
+second = c.validate("t")
+third = c.validate("t")
+c.close()
+print(json.dumps({"first": first, "second": second, "third": third}))
+`
+	out, err := exec.Command(python, "-c", script, "../../examples/python", socket).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	var got struct {
+		First         string
+		Second, Third json.RawMessage
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if got.First != "timeout" || string(got.Second) != `{"active": true, "sub": "42"}` || string(got.Third) != string(got.Second) {
+		t.Errorf("got %s, want a timeout, then two answers", out)
+	}
+	// One fresh connection after the stalled one, kept for the third call.
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("the client opened %d connections, want 2", n)
 	}
 }

@@ -15,6 +15,11 @@ Denies one token until it expires (logout on one device, a leaked token),
 the same as POST /v1/revoke. Give the token itself ("-" reads it from
 standard input), or its id with --jti and its expiry with --exp.
 
+Anyone who can open the socket may revoke a token they hold. --jti needs
+no token, so it could end anyone's session: it is a privileged write, like
+revoke-all, and a daemon started with --write-uids or --write-gids refuses
+it (403 forbidden) to callers not on those lists.
+
 Prints {"stored":true} when a new denial was written. Like RFC 7009, an
 invalid, expired or already revoked token is not an error: nothing is
 stored and the answer is {"stored":false}.

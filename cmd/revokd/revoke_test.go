@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,5 +73,22 @@ func TestParseUnixOrRFC3339(t *testing.T) {
 				t.Errorf("parseUnixOrRFC3339(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestRevokeByJTIIsPrivileged(t *testing.T) {
+	// This process's uid is not on the list, so it may revoke a token it
+	// holds but not a bare jti, which could end anyone's session.
+	other := strconv.Itoa(os.Getuid() + 4242)
+	d := startInProcess(t, "--write-uids", other)
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	token := mint(t, jwt.MapClaims{"sub": "1", "jti": "p-token"})
+	code, stdout, stderr := runCLI(t, "revoke", "--socket", d.socket, "--jti", "p-id", "--exp", exp)
+	if code != exitFail || !strings.Contains(stderr, "403 forbidden") || stdout != "" {
+		t.Errorf("revoke --jti by an unlisted uid: exit %d, stdout %q, stderr %q; want 1 and 403 forbidden", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "revoke", "--socket", d.socket, token)
+	if code != exitOK || strings.TrimSpace(stdout) != `{"stored":true}` {
+		t.Errorf("revoke with the token: exit %d, stdout %q, stderr %q; want 0 and stored", code, stdout, stderr)
 	}
 }

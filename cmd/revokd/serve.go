@@ -142,11 +142,14 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	stale = daemon.StaleFunc(src, clock, o.staleAfter)
 	svc := daemon.NewService(p, replica, src, clock, o.staleAfter, o.cutoffClaims.list)
 	srv := daemon.NewServer(daemon.Config{
-		Backend:   svc,
-		Logger:    d.log,
-		Version:   revokdVersion(),
-		WriteUIDs: o.writeUIDs,
-		WriteGIDs: o.writeGIDs,
+		Backend:        svc,
+		Logger:         d.log,
+		Version:        revokdVersion(),
+		Clock:          clock,
+		WriteUIDs:      o.writeUIDs,
+		WriteGIDs:      o.writeGIDs,
+		MaxConns:       o.maxConns,
+		MaxConnsPerUID: o.maxConnsPerUID, // 0: half of MaxConns
 	})
 
 	g := newGroup(ctx)

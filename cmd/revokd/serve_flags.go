@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/revokd/revokd/daemon"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -40,6 +41,9 @@ type serveOptions struct {
 
 	writeUIDs idsFlag
 	writeGIDs idsFlag
+
+	maxConns       int
+	maxConnsPerUID int
 
 	dev bool
 }
@@ -103,8 +107,11 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Minute, "delete expired revocations from the store this often (`duration`)")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "answer unavailable (fail closed) once the source has been silent this long (`duration`; default 0: keep answering from memory)")
 
-	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all and unban over the socket (default: anyone who can open it)")
-	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all and unban over the socket")
+	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it)")
+	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all, unban and revoke by bare jti over the socket")
+
+	f.IntVar(&o.maxConns, "max-connections", daemon.DefaultMaxConns, "refuse connections beyond this `number` open at once")
+	f.IntVar(&o.maxConnsPerUID, "max-connections-per-uid", 0, "no one user may hold more than this `number` of the connections; root and the daemon's own user are exempt (default: half of --max-connections)")
 
 	f.BoolVar(&o.dev, "dev", false, "development mode: no configuration needed, prints a sample token and curl commands")
 	return f
@@ -129,6 +136,10 @@ func (o *serveOptions) check() error {
 		return fmt.Errorf("--prune-interval must be positive, got %s", o.pruneInterval)
 	case o.staleAfter < 0:
 		return fmt.Errorf("--stale-after %s is negative", o.staleAfter)
+	case o.maxConns <= 0:
+		return fmt.Errorf("--max-connections must be positive, got %d", o.maxConns)
+	case o.maxConnsPerUID < 0 || o.maxConnsPerUID > o.maxConns:
+		return fmt.Errorf("--max-connections-per-uid must be from 0 (half of --max-connections) to --max-connections (%d), got %d", o.maxConns, o.maxConnsPerUID)
 	case o.migrate && o.databaseURL == "":
 		return fmt.Errorf("--migrate needs --database-url")
 	case o.subjectClaim == "" || o.sessionStartClaim == "":

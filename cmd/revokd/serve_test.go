@@ -36,6 +36,8 @@ func TestServeFlagDefaults(t *testing.T) {
 		{"log-level", o.logLevel.value, "info"},
 		{"log-format", o.logFormat.value, "text"},
 		{"require-jti", o.requireJTI, false},
+		{"max-connections", o.maxConns, 1024},
+		{"max-connections-per-uid", o.maxConnsPerUID, 0}, // the daemon takes half the cap
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -53,6 +55,8 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("REVOKD_WRITE_UIDS", "0,1000")
 	t.Setenv("REVOKD_MAX_SESSION_AGE", "168h")
 	t.Setenv("REVOKD_HMAC_SECRET_FILE", "from-env")
+	t.Setenv("REVOKD_MAX_CONNECTIONS", "64")
+	t.Setenv("REVOKD_MAX_CONNECTIONS_PER_UID", "8")
 	var o serveOptions
 	var stdout, stderr bytes.Buffer
 	// A flag on the command line wins over its environment variable.
@@ -71,6 +75,8 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		{"write-uids", o.writeUIDs.String(), "0,1000"},
 		{"max-session-age", o.maxSessionAge, 168 * time.Hour},
 		{"hmac-secret-file", o.hmacSecretFile, "from-env"},
+		{"max-connections", o.maxConns, 64},
+		{"max-connections-per-uid", o.maxConnsPerUID, 8},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -118,6 +124,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"bad log level", []string{"--hmac-secret-file", secret, "--log-level", "loud"}, `"loud" is not one of debug, info, warn, error`},
 		{"bad log format", []string{"--hmac-secret-file", secret, "--log-format", "xml"}, "not one of text, json"},
 		{"bad uid", []string{"--hmac-secret-file", secret, "--write-uids", "root"}, `"root" is not a numeric id`},
+		{"no connections", []string{"--hmac-secret-file", secret, "--max-connections", "0"}, "--max-connections must be positive"},
+		{"share over the cap", []string{"--hmac-secret-file", secret, "--max-connections", "4", "--max-connections-per-uid", "5"}, "--max-connections-per-uid must be from 0"},
+		{"negative share", []string{"--hmac-secret-file", secret, "--max-connections-per-uid", "-1"}, "--max-connections-per-uid must be from 0"},
 		{"migrate without database", []string{"--hmac-secret-file", secret, "--migrate"}, "--migrate needs --database-url"},
 		{"missing key file", []string{"--hmac-secret-file", filepath.Join(dir, "absent")}, "--hmac-secret-file: open"},
 		{"empty key file", []string{"--hmac-secret-file", empty}, "is empty"},

@@ -45,8 +45,12 @@ class Revokd:
 
     def _connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
+        try:
+            s.settimeout(self.timeout)
+            s.connect(self.path)
+        except BaseException:
+            s.close()
+            raise
         self._sock, self._file = s, s.makefile("rb")
 
     def close(self):
@@ -56,9 +60,14 @@ class Revokd:
             self._sock = self._file = None
 
     def call(self, request):
-        """Send one request, return its answer. A connection the daemon
-        closed while idle is replaced once; every op here is safe to resend
-        when no answer came back."""
+        """Send one request, return its answer.
+
+        Any exchange that fails (a timeout, a reset, a line that is not an
+        answer) drops the connection and the next call opens a fresh one: the
+        answer may still arrive and would be read as the next request's, and
+        a socket file that timed out cannot be read again. A connection the
+        daemon closed while idle is replaced once; every op here is safe to
+        resend when no answer came back."""
         line = (json.dumps(request, separators=(",", ":")) + "\n").encode()
         for attempt in (1, 2):
             fresh = self._sock is None
@@ -69,12 +78,23 @@ class Revokd:
                 answer = self._file.readline()
             except (BrokenPipeError, ConnectionResetError):
                 answer = b""
-            if answer:
+            except BaseException:  # a timeout, an interrupt: the stream is out of step
+                self.close()
+                raise
+            if answer.endswith(b"\n"):
                 break
-            self.close()
+            self.close()  # closed before a whole answer
             if fresh or attempt == 2:
                 raise ConnectionError(f"revokd at {self.path} closed the connection")
-        body = json.loads(answer)
+        if answer.startswith(b"revokd: "):
+            # A daemon at its connection cap says so in one line, then closes.
+            self.close()
+            raise ConnectionError(answer.decode(errors="replace").strip())
+        try:
+            body = json.loads(answer)
+        except ValueError:
+            self.close()
+            raise
         if "error" in body:
             raise RevokdError(body["error"]["code"], body["error"]["message"])
         return body

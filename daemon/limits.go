@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,9 +77,9 @@ func limitsOf(c Config) limits {
 // report. The global cap bounds memory and file descriptors, so a
 // legitimate sidecar client with a sane pool never reaches it; the per-uid
 // cap stops one local user from taking every slot and locking the others
-// out. Exempt uids (the daemon's own, and root) count only against the
-// global cap, so probes and admins get in while any other single user is
-// held to its share.
+// out. Exempt uids (the daemon's own, and root) have no share and may go
+// ExemptReserve connections past the global cap, so a probe or an admin
+// gets in even while other users hold every slot.
 type connSlots struct {
 	max, perUID int
 	exempt      []int
@@ -88,30 +89,34 @@ type connSlots struct {
 	byUID map[int]int // open connections of each uid held to its share
 }
 
+// ExemptReserve is how many connections past the cap root and the daemon's
+// own uid may open: enough for probes and an admin's commands, few enough to leave the
+// cap's bound on file descriptors nearly whole.
+const ExemptReserve = 16
+
 func newConnSlots(max, perUID int, exempt ...int) *connSlots {
 	return &connSlots{max: max, perUID: perUID, exempt: exempt, byUID: make(map[int]int)}
+}
+
+// exempted reports whether p is root or the daemon's own uid.
+func (s *connSlots) exempted(p Peer) bool {
+	return p.Known && slices.Contains(s.exempt, p.UID)
 }
 
 // shared reports whether p's connections count against a per-uid share. A
 // peer whose credentials are unknown cannot be told apart from any other,
 // so only the global cap holds it.
-func (s *connSlots) shared(p Peer) bool {
-	if !p.Known {
-		return false
-	}
-	for _, uid := range s.exempt {
-		if p.UID == uid {
-			return false
-		}
-	}
-	return true
-}
+func (s *connSlots) shared(p Peer) bool { return p.Known && !s.exempted(p) }
 
 // acquire takes a slot for p, or says which cap refuses it.
 func (s *connSlots) acquire(p Peer) (refusal, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.open >= s.max {
+	limit := s.max
+	if s.exempted(p) {
+		limit += ExemptReserve
+	}
+	if s.open >= limit {
 		return refusal{limit: s.max}, false
 	}
 	if s.shared(p) {

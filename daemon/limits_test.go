@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,6 +95,17 @@ func readToClose(t *testing.T, c net.Conn) string {
 	return string(b)
 }
 
+// fillReserve takes the slots past the cap that the test's own uid (root,
+// or the daemon's) may use, so that the next connection meets the cap.
+func fillReserve(t *testing.T, path string) {
+	t.Helper()
+	for range ExemptReserve {
+		if got := dialNDJSON(t, path).roundTrip(`{"op":"status"}`); !strings.HasPrefix(got, "{") {
+			t.Fatalf("a connection within the reserve: got %q", got)
+		}
+	}
+}
+
 func TestConnectionCap(t *testing.T) {
 	ts := startServer(t, Config{MaxConns: 1})
 	// A full round trip proves the first connection holds the one slot.
@@ -101,6 +113,7 @@ func TestConnectionCap(t *testing.T) {
 	if got := first.roundTrip(`{"op":"validate","token":"good"}`); got != goodAnswer+"\n" {
 		t.Fatalf("first connection: got %q", got)
 	}
+	fillReserve(t, ts.path)
 	// Over the cap, either framing's client reads why before the close,
 	// whether it has sent its request or not.
 	const want = "revokd: too many connections (cap 1)\n"
@@ -209,6 +222,7 @@ func TestRefusalsAreLoggedOncePerSecond(t *testing.T) {
 	ts := startServer(t, Config{MaxConns: 1, Logger: slog.New(logs), Clock: clock})
 	first := dialNDJSON(t, ts.path)
 	first.roundTrip(`{"op":"status"}`)
+	fillReserve(t, ts.path)
 	// The refusal is logged before its line is written, so once the client
 	// has read the line the log holds whatever the server will log for it.
 	refuseOne := func() {
@@ -299,8 +313,12 @@ func TestConnSlots(t *testing.T) {
 			take(7, ""), take(7, ""), take(7, "revokd: too many connections (cap 2)\n"),
 		}},
 		{name: "root and the daemon's uid are exempt from the share", cfg: Config{MaxConns: 4, MaxConnsPerUID: 1}, steps: []step{
-			take(0, ""), take(0, ""), take(daemonUID, ""), take(daemonUID, ""), take(0, "revokd: too many connections (cap 4)\n"),
+			take(0, ""), take(0, ""), take(daemonUID, ""), take(daemonUID, ""),
 		}},
+		{name: "exempt uids get in past a full cap, up to the reserve", cfg: Config{MaxConns: 2}, steps: append(
+			[]step{take(7, ""), take(8, ""), take(9, "revokd: too many connections (cap 2)\n")},
+			append(slices.Repeat([]step{take(0, "")}, ExemptReserve), take(daemonUID, "revokd: too many connections (cap 2)\n"))...,
+		)},
 		{name: "unknown credentials count only against the cap", cfg: Config{MaxConns: 3, MaxConnsPerUID: 1}, steps: []step{
 			unknown, unknown, unknown,
 		}},

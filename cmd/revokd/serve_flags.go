@@ -111,7 +111,7 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all, unban and revoke by bare jti over the socket")
 
 	f.IntVar(&o.maxConns, "max-connections", daemon.DefaultMaxConns, "refuse connections beyond this `number` open at once")
-	f.IntVar(&o.maxConnsPerUID, "max-connections-per-uid", 0, "no one user may hold more than this `number` of the connections; root and the daemon's own user are exempt (default: half of --max-connections)")
+	f.IntVar(&o.maxConnsPerUID, "max-connections-per-uid", 0, "no one user may hold more than this `number` of the connections; root and the daemon's own user are exempt, and may go 16 past --max-connections (default: half of --max-connections)")
 
 	f.BoolVar(&o.dev, "dev", false, "development mode: no configuration needed, prints a sample token and curl commands")
 	return f

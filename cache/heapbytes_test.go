@@ -93,4 +93,3 @@ func TestVerifiedTokensChargesWhatEntriesHold(t *testing.T) {
 	}
 	runtime.KeepAlive(values)
 }
-

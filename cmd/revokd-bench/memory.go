@@ -46,6 +46,9 @@ type memSample struct {
 	InuseMB    float64 `json:"heap_inuse_mb"`
 	NextGCMB   float64 `json:"next_gc_mb"`
 	LimitMB    float64 `json:"gomemlimit_mb"` // 0 when none is set
+	// CPUus is the daemon's CPU time per token validated since the last
+	// reading: what a tighter heap costs in collections shows here.
+	CPUus float64 `json:"cpu_us_per_token"`
 }
 
 // runMemory is `revokd-bench memory`: it starts `revokd serve` once per
@@ -155,14 +158,20 @@ func memoryRun(ctx context.Context, e *compareEnv, mf memoryFlags, env []string,
 	done := 0
 	var tokenBytes atomic.Int64
 	for _, cp := range checkpoints {
+		cpu := startCPU(c.pid())
 		if err := feedDistinct(ctx, e.keys, sock, nonce, pad, now, done, cp, mf, &tokenBytes); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		done = cp
+		spent, err := cpu.stop()
+		if err != nil {
+			return nil, err
+		}
 		s, err := read(cp, int(tokenBytes.Load()/int64(cp)))
 		if err != nil {
 			return nil, err
 		}
+		s.CPUus = float64(spent.Microseconds()) / float64(cp-done)
+		done = cp
 		e.log.Info("memory", "cache_mb", mb, "tokens", cp, "rss_mb", s.RSSMB, "heap_mb", s.HeapMB)
 		out = append(out, s)
 	}
@@ -327,14 +336,14 @@ func parseMetrics(body []byte, names []string) []float64 {
 
 func writeMemory(w io.Writer, samples []memSample) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "cache MB\ttokens\ttoken B\tRSS MB\tpeak RSS MB\theap alloc MB\theap inuse MB\tnext GC MB\tGOMEMLIMIT MB")
+	fmt.Fprintln(tw, "cache MB\ttokens\ttoken B\tRSS MB\tpeak RSS MB\theap alloc MB\theap inuse MB\tnext GC MB\tGOMEMLIMIT MB\tsrv cpu µs/token")
 	for _, s := range samples {
 		limit := "off"
 		if s.LimitMB > 0 {
 			limit = strconv.FormatFloat(s.LimitMB, 'f', 1, 64)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\n", s.CacheMB, s.Tokens, s.TokenBytes,
-			s.RSSMB, s.PeakRSSMB, s.HeapMB, s.InuseMB, s.NextGCMB, limit)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%.1f\n", s.CacheMB, s.Tokens, s.TokenBytes,
+			s.RSSMB, s.PeakRSSMB, s.HeapMB, s.InuseMB, s.NextGCMB, limit, s.CPUus)
 	}
 	return tw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strings"
+	"unsafe"
 
 	"github.com/dgraph-io/ristretto/v2"
 )
@@ -37,13 +38,25 @@ type verifiedEntry[V any] struct {
 	val   V
 }
 
-// entryOverhead is what an entry costs beyond its token and value: the
-// entry itself and ristretto's bookkeeping for it.
-const entryOverhead = 128
+// entryOverhead is what an entry holds beyond its token's bytes and its
+// value's cost: the verifiedEntry itself, and ristretto's bookkeeping for
+// it, which IgnoreInternalCost leaves for us to count. ristretto keeps
+// each item in its store's map (a 48-byte storeItem and the 8-byte key per
+// slot) and its cost in the policy's map (16 bytes per slot); Go's maps
+// run between 7/16 and 7/8 full and add a control byte per slot, so
+// those two cost 84 to 170 bytes an item. It is charged at the worst, so a
+// full cache stays under its budget whatever the maps' load.
+var entryOverhead = HeapBytes(int(unsafe.Sizeof(verifiedEntry[unsafe.Pointer]{}))) + ristrettoItemBytes
+
+// ristrettoItemBytes is ristretto's per-item heap at the maps' lowest load:
+// (8+48+1)*16/7 + (16+1)*16/7.
+const ristrettoItemBytes = 170
 
 // NewVerifiedTokens returns a cache that holds at most maxBytes of entries,
-// as measured by the costs passed to Set plus each token's length. maxBytes
-// 0 means DefaultVerifiedBytes.
+// as measured by the costs passed to Set plus each token's copy and
+// entryOverhead. maxBytes 0 means DefaultVerifiedBytes. ristretto's
+// counters (about 2 bytes per 100 bytes of budget) and the Sets still in
+// its buffers are outside the budget.
 func NewVerifiedTokens[V any](maxBytes int64) (*VerifiedTokens[V], error) {
 	seed := maphash.MakeSeed()
 	// maphash hashes a byte sequence the same way whether it comes as a
@@ -112,7 +125,8 @@ func (v *VerifiedTokens[V]) GetBytes(token []byte) (V, bool) {
 	return e.val, true
 }
 
-// Set offers val for token, costing cost bytes plus the token's own. The
+// Set offers val for token, costing cost bytes (the heap val holds, as
+// HeapBytes rounds it) plus the token's copy and entryOverhead. The
 // token is copied, so it may alias a buffer the caller reuses. ristretto may
 // drop or reject the entry; that only costs a later re-verification.
 //
@@ -120,7 +134,7 @@ func (v *VerifiedTokens[V]) GetBytes(token []byte) (V, bool) {
 // cheap way to say "expired" and leaves when the budget needs room.
 func (v *VerifiedTokens[V]) Set(token string, val V, cost int64) {
 	e := &verifiedEntry[V]{token: strings.Clone(token), val: val}
-	v.c.Set(v.hash(e.token), e, cost+int64(len(token))+entryOverhead)
+	v.c.Set(v.hash(e.token), e, cost+HeapBytes(len(token))+entryOverhead)
 }
 
 // Wait blocks until earlier Sets have been applied or dropped. Tests use it

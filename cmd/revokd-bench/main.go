@@ -43,6 +43,8 @@ commands:
   profile         build revokd in this process (same packages and wiring as
                   serve with --data-dir) and write CPU and allocation profiles
                   of it under load: revokd serve exposes no pprof endpoint
+  memory          start revokd per --token-cache-mb setting, validate N distinct
+                  tokens through it, and report its RSS and Go heap
   keys            mint keys into a directory and print the revokd serve flags
   echo            bare echo server (transport ceiling) for --framing ndjson|http
   pg-baseline     per-request verification + PostgreSQL lookup (NDJSON)
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCompare(ctx, rest, stdout, log)
 	case "profile":
 		return runProfile(ctx, rest, stdout, log)
+	case "memory":
+		return runMemory(ctx, rest, stdout, log)
 	case "keys":
 		return runKeys(rest, stdout)
 	case "echo":

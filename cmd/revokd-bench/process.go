@@ -24,6 +24,12 @@ type child struct {
 }
 
 func startChild(name, logDir, path string, args ...string) (*child, error) {
+	return startChildEnv(name, logDir, nil, path, args...)
+}
+
+// startChildEnv is startChild with the child's environment; nil means this
+// process's own.
+func startChildEnv(name, logDir string, env []string, path string, args ...string) (*child, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -31,6 +37,7 @@ func startChild(name, logDir, path string, args ...string) (*child, error) {
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = env
 	// If the tool dies without stopping its children, the kernel stops them.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {

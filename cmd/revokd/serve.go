@@ -157,6 +157,11 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	g.Go("server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	g.Go("readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) })
 	g.Go("watchdog", func(ctx context.Context) error { return d.watchdog(ctx, svc) })
+	if o.tokenCacheMB > 0 && !operatorSetMemoryLimit() {
+		g.Go("memory-limit", func(ctx context.Context) error {
+			return followMemoryLimit(ctx, int64(o.tokenCacheMB)<<20, replica, d.log)
+		})
+	}
 	if stale != nil {
 		g.Go("staleness", func(ctx context.Context) error { return d.logStaleness(ctx, stale) })
 	}

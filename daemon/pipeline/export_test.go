@@ -7,3 +7,7 @@ func (p *Pipeline) WaitCache() {
 		p.cache.Wait()
 	}
 }
+
+// Cost is what the pipeline charges the verified-token cache for v, beyond
+// the token itself.
+func (v *Verified) Cost() int64 { return v.cost() }

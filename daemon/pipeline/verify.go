@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/revokd/revokd/cache"
@@ -272,13 +273,21 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 	return v, reason, nil
 }
 
-// cost is roughly the bytes a cached Verified pins (the cache adds the
-// token's own).
+// cost is the heap a cached Verified holds, as the allocator rounds it
+// (cache.HeapBytes): the struct, its cutoff array and each string and
+// slice built for it (the cache adds the token's copy and its own
+// overhead). A string shared by two fields (jti and ID, sub and its
+// cutoff value) is counted for each: a few bytes too many keeps the cache
+// under its budget, too few let it grow past it.
 func (v *Verified) cost() int64 {
-	n := len(v.Claims) + len(v.activeJSON) + len(v.Subject) + len(v.ID) +
-		len(v.altID) + len(v.JTI) + len(v.SessionID) + 256
-	for _, c := range v.Cutoffs {
-		n += len(c.Value) + 32
+	n := cache.HeapBytes(int(unsafe.Sizeof(*v))) +
+		cache.HeapBytes(cap(v.Cutoffs)*int(unsafe.Sizeof(ClaimValue{}))) +
+		cache.HeapBytes(cap(v.Claims)) + cache.HeapBytes(cap(v.activeJSON))
+	for _, s := range [...]string{v.Subject, v.ID, v.altID, v.JTI, v.SessionID} {
+		n += cache.HeapBytes(len(s))
 	}
-	return int64(n)
+	for _, c := range v.Cutoffs {
+		n += cache.HeapBytes(len(c.Value))
+	}
+	return n
 }

@@ -12,10 +12,11 @@ BIN         ?= bin/revokd
 # a hung test.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: test check fmt vet staticcheck unit build bench clean
+.PHONY: test check fmt vet staticcheck deps unit build bench clean
 
-## test: gofmt check, go vet, staticcheck, then every test with the race detector
-test: fmt vet staticcheck unit
+## test: gofmt check, go vet, staticcheck, the deps check, then every test
+##       with the race detector
+test: fmt vet staticcheck deps unit
 
 ## check: the same as test
 check: test
@@ -29,6 +30,16 @@ vet:
 
 staticcheck:
 	$(STATICCHECK) ./...
+
+## deps: no shipped binary links the testing package (test support lives
+##       under internal/ and only tests import its testing.TB helpers)
+deps:
+	@if $(GO) list -deps ./cmd/... | grep -qx testing; then \
+		echo "deps: a binary under cmd/ links the testing package, through:"; \
+		$(GO) list -deps -f '{{.ImportPath}}{{range .Imports}}{{if eq . "testing"}} imports testing{{end}}{{end}}' ./cmd/... | grep ' imports testing$$'; \
+		echo "move what a binary needs into a package that does not import testing (as internal/pgcluster is to internal/pgtest)"; \
+		exit 1; \
+	fi
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -13,6 +14,17 @@ var ErrUnavailable = errors.New("revocation store unavailable")
 // ErrInvalid means the store refused a write for its content (an id or
 // value over the size limit, say). Nothing was written; callers answer 400.
 var ErrInvalid = errors.New("invalid revocation")
+
+// SourceLogger is the rule for every source's Config.Logger: the logger
+// given, or, when it is nil, one that discards. A source never falls back to
+// slog.Default(): the daemon passes its one logger down, and a test or tool
+// that passes none asked for quiet.
+func SourceLogger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
 
 // Source is a store of revocations that keeps a Replica in step with it.
 //

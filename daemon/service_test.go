@@ -52,6 +52,9 @@ func (m *memSource) RevokeToken(ctx context.Context, id string, exp time.Time) (
 	if m.down {
 		return false, cache.ErrUnavailable
 	}
+	if err := errors.Join(cache.CheckTokenID(id), cache.CheckTime("expiry", exp)); err != nil {
+		return false, err
+	}
 	now := m.clock.Now()
 	held, ok := m.denials[id]
 	inForce := ok && held.Add(m.leeway).After(now)
@@ -78,6 +81,14 @@ func (m *memSource) RevokeAll(ctx context.Context, claim, value string, before t
 	if m.down {
 		return time.Time{}, cache.ErrUnavailable
 	}
+	if err := cache.CheckCutoff(claim, value); err != nil {
+		return time.Time{}, err
+	}
+	if !before.IsZero() {
+		if err := cache.CheckTime("cutoff", before); err != nil {
+			return time.Time{}, err
+		}
+	}
 	if before.IsZero() {
 		before = m.clock.Now()
 	}
@@ -95,6 +106,9 @@ func (m *memSource) Unban(ctx context.Context, claim, value string) (time.Time, 
 	m.writes++
 	if m.down {
 		return time.Time{}, cache.ErrUnavailable
+	}
+	if err := cache.CheckCutoff(claim, value); err != nil {
+		return time.Time{}, err
 	}
 	k := [2]string{claim, value}
 	held, ok := m.cutoffs[k]

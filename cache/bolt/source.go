@@ -40,7 +40,7 @@ type Config struct {
 	Path    string
 	Replica *cache.Replica
 	Clock   cache.Clock  // default cache.SystemClock
-	Logger  *slog.Logger // default discards
+	Logger  *slog.Logger // default discards: cache.SourceLogger
 
 	// MaxSessionAge, when positive, lets pruning delete cutoffs older than
 	// it: every token they could reject fails session_expired anyway. Use
@@ -95,9 +95,7 @@ func OpenConfig(cfg Config) (*Source, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = cache.SystemClock{}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = cache.SourceLogger(cfg.Logger)
 	if cfg.PruneInterval <= 0 {
 		cfg.PruneInterval = DefaultPruneInterval
 	}

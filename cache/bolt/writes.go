@@ -76,33 +76,65 @@ func (s *Source) RevokeToken(ctx context.Context, id string, exp time.Time) (boo
 // RevokeAll raises the cutoff for (claim, value) to before and returns the
 // cutoff in effect afterwards: the later of the stored one and before. A
 // zero before means now, by the clock read inside the write transaction,
-// under the store's lock. It writes (with a new version) only when it raises
-// the cutoff, and before it returns the replica holds the cutoff in effect,
-// whether this call wrote it or another writer did. before is kept to the
-// microsecond, like every time in the store.
+// under the store's lock. before is kept to the microsecond, like every time
+// in the store.
 func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time.Time) (time.Time, error) {
-	if err := cache.CheckCutoff(claim, value); err != nil {
-		return time.Time{}, fmt.Errorf("revoke all: %w", err)
-	}
 	if !before.IsZero() {
 		if err := cache.CheckTime("cutoff", before); err != nil {
 			return time.Time{}, fmt.Errorf("revoke all: %w", err)
 		}
 	}
-	key := cutoffKey(claim, value)
-	var effective record
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		want := before.UnixMicro()
-		if before.IsZero() {
-			want = s.clock.Now().UnixMicro()
+	at, err := s.writeCutoff(ctx, claim, value, func(held record, ok bool, now int64) (int64, bool) {
+		want := now
+		if !before.IsZero() {
+			want = before.UnixMicro()
 		}
+		return want, !ok || held.micros < want
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("revoke all: %w", err)
+	}
+	return at, nil
+}
+
+// Unban lowers a cutoff that lies in the future (a ban) to now and returns
+// the cutoff in effect afterwards; the zero time when there is none. A
+// cutoff at or before now is left alone: unban never undoes a logout.
+func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, error) {
+	at, err := s.writeCutoff(ctx, claim, value, func(held record, ok bool, now int64) (int64, bool) {
+		return now, ok && held.micros > now
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("unban: %w", err)
+	}
+	return at, nil
+}
+
+// writeCutoff is RevokeAll's and Unban's one read, compare and write. Inside
+// a write transaction, under the store's lock, it reads the cutoff held on
+// (claim, value) (ok false when there is none) and now from the clock, and
+// asks next for the cutoff wanted and whether to write it. It writes with a
+// new version only then, and returns the cutoff in effect afterwards (zero
+// when there is none), which the replica holds before it returns, whether
+// this call wrote it or another writer did.
+func (s *Source) writeCutoff(ctx context.Context, claim, value string, next func(held record, ok bool, now int64) (int64, bool)) (time.Time, error) {
+	if err := cache.CheckCutoff(claim, value); err != nil {
+		return time.Time{}, err
+	}
+	key := cutoffKey(claim, value)
+	var effective record // version 0: none
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		effective = record{}
 		b := tx.Bucket(bucketCutoffs)
 		held, ok, err := getCutoff(b, key)
 		if err != nil {
 			return err
 		}
-		if ok && held.micros >= want {
-			effective = held
+		want, write := next(held, ok, s.clock.Now().UnixMicro())
+		if !write {
+			if ok {
+				effective = held
+			}
 			return nil
 		}
 		version, err := nextVersion(tx)
@@ -112,50 +144,8 @@ func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time
 		effective = record{micros: want, version: version}
 		return b.Put(key, effective.encode())
 	})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("revoke all: %w", err)
-	}
-	s.applyCutoff(claim, value, effective)
-	return time.UnixMicro(effective.micros), nil
-}
-
-// Unban lowers a cutoff that lies in the future (a ban) to now, with a new
-// version, and returns the cutoff in effect afterwards; the zero time when
-// there is none. A cutoff at or before now is left alone: unban never undoes
-// a logout. Now is read inside the write transaction, under the store's
-// lock, and before Unban returns the replica holds the cutoff in effect.
-func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, error) {
-	if err := cache.CheckCutoff(claim, value); err != nil {
-		return time.Time{}, fmt.Errorf("unban: %w", err)
-	}
-	key := cutoffKey(claim, value)
-	var effective record
-	var found bool
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		effective, found = record{}, false
-		now := s.clock.Now().UnixMicro()
-		b := tx.Bucket(bucketCutoffs)
-		held, ok, err := getCutoff(b, key)
-		if err != nil || !ok {
-			return err
-		}
-		found = true
-		if held.micros <= now {
-			effective = held
-			return nil
-		}
-		version, err := nextVersion(tx)
-		if err != nil {
-			return err
-		}
-		effective = record{micros: now, version: version}
-		return b.Put(key, effective.encode())
-	})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("unban: %w", err)
-	}
-	if !found {
-		return time.Time{}, nil
+	if err != nil || effective.version == 0 {
+		return time.Time{}, err
 	}
 	s.applyCutoff(claim, value, effective)
 	return time.UnixMicro(effective.micros), nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgtest"
 )
 
 // TestServerFaults stops, restarts and crashes a cluster of its own, so the

@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgtest"
 )
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {

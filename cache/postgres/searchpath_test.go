@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgtest"
 )
 
 // attackerSQL plants, in schema public, functions that revokd's SQL could

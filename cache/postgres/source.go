@@ -50,7 +50,7 @@ type Config struct {
 	URL     string         // PostgreSQL connection URL or DSN
 	Replica *cache.Replica // kept in step with the store
 	Clock   cache.Clock    // decides expiry for the snapshot filter and pruning; default cache.SystemClock
-	Logger  *slog.Logger   // default slog.Default()
+	Logger  *slog.Logger   // default discards: cache.SourceLogger
 
 	// Heartbeat bounds how long a silently dead feed connection goes
 	// unnoticed: after Heartbeat/2 without a notification the feed pings,
@@ -139,9 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = cache.SystemClock{}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Logger = cache.SourceLogger(cfg.Logger)
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}

@@ -75,8 +75,12 @@ func (s *Source) RevokeAll(ctx context.Context, claim, value string, before time
 
 // Unban lowers a future cutoff for (claim, value) to the database's
 // clock_timestamp() through revokd.unban, and returns the cutoff in effect
-// afterwards (zero if none).
+// afterwards (zero if none). A claim or value no store could hold is
+// ErrInvalid, as in the bolt store, rather than an unban of nothing.
 func (s *Source) Unban(ctx context.Context, claim, value string) (time.Time, error) {
+	if err := cache.CheckCutoff(claim, value); err != nil {
+		return time.Time{}, fmt.Errorf("unban: %w: %w", ErrInvalid, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	b := &pgx.Batch{}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgcluster"
 )
 
 // Target names in the order each round runs them.
@@ -305,7 +305,7 @@ func (e *compareEnv) start(ctx context.Context, b *bench, want map[string]bool, 
 // returns why it skipped when the PostgreSQL binaries are not installed.
 func (e *compareEnv) startPG(ctx context.Context, keysDir string, conns int) (*target, string, error) {
 	url, pgPIDs, cleanup, err := startPostgres(ctx, e.log)
-	if errors.Is(err, pgtest.ErrNoBinaries) {
+	if errors.Is(err, pgcluster.ErrNoBinaries) {
 		return nil, err.Error(), nil
 	}
 	if err != nil {

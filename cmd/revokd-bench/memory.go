@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -233,11 +232,7 @@ func feedDistinct(ctx context.Context, k *Keys, sock, nonce, pad string, now tim
 // daemon's /metrics, served on its socket.
 func readMemory(ctx context.Context, pid int, sock string) (memSample, error) {
 	var s memSample
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return s, fmt.Errorf("read rss: %w", err)
-	}
-	rss, hwm, err := parseProcStatus(status)
+	rss, hwm, err := readRSS(pid)
 	if err != nil {
 		return s, err
 	}
@@ -256,35 +251,22 @@ func readMemory(ctx context.Context, pid int, sock string) (memSample, error) {
 
 func mib(b float64) float64 { return float64(int(b/(1<<20)*10+0.5)) / 10 }
 
-// parseProcStatus reads VmRSS and VmHWM (the peak resident set), in bytes,
-// from the contents of /proc/PID/status.
-func parseProcStatus(data []byte) (rss, hwm float64, err error) {
-	found := 0
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("proc status: bad %s line %q", name, sc.Text())
-		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("proc status: bad %s line %q", name, sc.Text())
-		}
-		if name == "VmRSS" {
-			rss = float64(kb) * 1024
-		} else {
-			hwm = float64(kb) * 1024
-		}
-		found++
+// readRSS reads pid's resident set and its peak (VmRSS and VmHWM), in bytes,
+// from /proc/PID/status.
+func readRSS(pid int) (rss, hwm float64, err error) {
+	p, err := proc(pid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read rss: %w", err)
 	}
-	if found != 2 {
-		return 0, 0, errors.New("proc status: no VmRSS and VmHWM")
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0, 0, fmt.Errorf("read rss: %w", err)
 	}
-	return rss, hwm, nil
+	// A kernel thread has no VmRSS line, and procfs reads a missing line as 0.
+	if st.VmRSS == 0 || st.VmHWM == 0 {
+		return 0, 0, fmt.Errorf("read rss: no VmRSS and VmHWM in /proc/%d/status", pid)
+	}
+	return float64(st.VmRSS), float64(st.VmHWM), nil
 }
 
 // scrapeMetrics fetches /metrics over the daemon's socket and returns the

@@ -6,42 +6,16 @@ import (
 	"testing"
 )
 
-func TestParseProcStatus(t *testing.T) {
-	tests := []struct {
-		name     string
-		data     string
-		rss, hwm float64
-		wantErr  bool
-	}{
-		{"both", "Name:\trevokd\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nThreads:\t5\n", 1 << 20, 2 << 20, false},
-		{"no rss", "Name:\trevokd\nVmHWM:\t  2048 kB\n", 0, 0, true},
-		{"bad unit", "VmHWM:\t2 MB\nVmRSS:\t1 MB\n", 0, 0, true},
-		{"bad number", "VmHWM:\tx kB\nVmRSS:\t1 kB\n", 0, 0, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rss, hwm, err := parseProcStatus([]byte(tc.data))
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, want error %t", err, tc.wantErr)
-			}
-			if rss != tc.rss || hwm != tc.hwm {
-				t.Errorf("got rss %v hwm %v, want %v %v", rss, hwm, tc.rss, tc.hwm)
-			}
-		})
-	}
-}
-
-func TestReadProcStatusOfSelf(t *testing.T) {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rss, hwm, err := parseProcStatus(data)
+func TestReadRSSOfSelf(t *testing.T) {
+	rss, hwm, err := readRSS(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rss <= 0 || hwm < rss {
 		t.Errorf("rss %v, peak %v: want 0 < rss <= peak", rss, hwm)
+	}
+	if _, _, err := readRSS(1 << 30); err == nil {
+		t.Error("readRSS of a PID that cannot exist: got no error")
 	}
 }
 

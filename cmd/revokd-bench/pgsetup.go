@@ -6,7 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgcluster"
 )
 
 // seedRows is how many unrelated cutoffs and denials the baseline's
@@ -17,7 +17,7 @@ const seedRows = 10000
 // revokd schema and some rows, and returns its URL, a function listing the
 // server's processes (for their CPU), and how to tear it down.
 func startPostgres(ctx context.Context, log *slog.Logger) (string, func() []int, func(), error) {
-	cluster, err := pgtest.StartCluster("")
+	cluster, err := pgcluster.StartCluster("")
 	if err != nil {
 		return "", nil, nil, err
 	}

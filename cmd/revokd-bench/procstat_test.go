@@ -2,39 +2,9 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
-	"time"
 )
-
-func TestParseProcStat(t *testing.T) {
-	// Fields after the name: state ppid pgrp session tty tpgid flags minflt
-	// cminflt majflt cmajflt utime stime cutime ...
-	tests := []struct {
-		name    string
-		data    string
-		want    time.Duration
-		wantErr bool
-	}{
-		{"plain", "1234 (revokd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0\n", 3 * time.Second, false},
-		{"name with spaces and parens", "42 (a (b) c) R 1 1 1 0 -1 0 0 0 0 0 7 3 9 9 20 0 1 0", 100 * time.Millisecond, false},
-		{"zero", "7 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0", 0, false},
-		{"no name", "1234 revokd S 1", 0, true},
-		{"too few fields", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 5", 0, true},
-		{"not a number", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 five 3 0 0", 0, true},
-		{"negative", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 -5 3 0 0", 0, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseProcStat([]byte(tc.data))
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, want error %t", err, tc.wantErr)
-			}
-			if time.Duration(got) != tc.want {
-				t.Errorf("got %v, want %v", time.Duration(got), tc.want)
-			}
-		})
-	}
-}
 
 func TestReadCPUOfSelf(t *testing.T) {
 	m := startCPU(0)
@@ -56,28 +26,6 @@ func TestReadCPUOfSelf(t *testing.T) {
 	}
 }
 
-func TestParsePPID(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    string
-		want    int
-		wantErr bool
-	}{
-		{"plain", "1234 (postgres) S 77 1234 1234 0", 77, false},
-		{"name with parens", "5 (a) b) R 9 1", 9, false},
-		{"no name", "5 a R 9", 0, true},
-		{"short", "5 (a) R", 0, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parsePPID([]byte(tc.data))
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("got %d, %v; want %d, error %t", got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-}
-
 func TestTreePIDsHoldsRoot(t *testing.T) {
 	pids := treePIDs(1)
 	if len(pids) == 0 || pids[0] != 1 {
@@ -90,5 +38,18 @@ func TestTreePIDsHoldsRoot(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("treePIDs(1) lacks this process %d: every process descends from PID 1", self)
+	}
+}
+
+func TestFindProcessFindsSelf(t *testing.T) {
+	args := os.Args
+	if len(args) < 2 {
+		t.Skip("the test binary was run without arguments to look for")
+	}
+	if got := findProcess(filepath.Base(args[0]), args[1]); got == 0 {
+		t.Errorf("findProcess(%q, %q) = 0, want a PID (this process is %d)", filepath.Base(args[0]), args[1], os.Getpid())
+	}
+	if got := findProcess("no-such-program", "x"); got != 0 {
+		t.Errorf("findProcess of a program that is not running = %d, want 0", got)
 	}
 }

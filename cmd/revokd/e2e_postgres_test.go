@@ -9,8 +9,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/revokd/revokd/cache/postgres/pgtest"
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/internal/pgtest"
 )
 
 // Two daemons on one database: a revocation made through one reaches the

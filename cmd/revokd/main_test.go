@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/pgtest"
 )
 
 // binPath is the revokd binary the end-to-end tests run, built once.

@@ -1,3 +1,6 @@
+// Package pgtest gives tests a throwaway PostgreSQL cluster: one of their
+// own, or one shared by a test binary, and a fresh database per test. It is
+// the testing.TB layer over internal/pgcluster; only tests import it.
 package pgtest
 
 import (
@@ -7,22 +10,29 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/revokd/revokd/internal/pgcluster"
 )
+
+// Cluster is a pgcluster.Cluster with the per-test helpers.
+type Cluster struct {
+	*pgcluster.Cluster
+}
 
 // Start starts a cluster of the test's own and removes it when the test
 // ends. It fails the test, never skips it, when PostgreSQL is not installed.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	c, err := StartCluster("")
+	pc, err := pgcluster.StartCluster("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
+		if err := pc.Close(); err != nil {
 			t.Errorf("close cluster: %v", err)
 		}
 	})
-	return c
+	return &Cluster{pc}
 }
 
 var dbSeq atomic.Int64
@@ -79,11 +89,11 @@ func Shared(t testing.TB) *Cluster {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.c == nil {
-		c, err := StartCluster("")
+		pc, err := pgcluster.StartCluster("")
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared.c = c
+		shared.c = &Cluster{pc}
 	}
 	if !shared.c.Running() {
 		if err := shared.c.Start(); err != nil {

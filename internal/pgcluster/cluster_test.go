@@ -1,4 +1,4 @@
-package pgtest
+package pgcluster
 
 import (
 	"context"
@@ -92,7 +92,7 @@ func TestClusterLifecycle(t *testing.T) {
 func TestStartInGivenDir(t *testing.T) {
 	// The directory must be reachable by the postgres user when run as root,
 	// so it is made under a world-searchable temporary directory.
-	parent, err := os.MkdirTemp("", "pgtest-given-")
+	parent, err := os.MkdirTemp("", "pgcluster-given-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,45 +113,6 @@ func TestStartInGivenDir(t *testing.T) {
 	if _, err := os.Stat(c.DataDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("data dir still there after Close: %v", err)
 	}
-}
-
-func TestNewDatabase(t *testing.T) {
-	c := Start(t)
-	a, b := c.NewDatabase(t), c.NewDatabase(t)
-	if a == b {
-		t.Fatalf("two databases share URL %s", a)
-	}
-	if got, want := query(t, a, "SELECT current_database()"), databaseName(t.Name(), dbSeq.Load()-1); got != want {
-		t.Errorf("first database = %q, want %q", got, want)
-	}
-}
-
-func TestDatabaseName(t *testing.T) {
-	long := "TestX/" + string(make([]byte, 100))
-	tests := []struct {
-		name, test string
-		seq        int64
-		want       string
-	}{
-		{"plain", "TestFoo", 1, "t1_testfoo"},
-		{"subtest", "TestFoo/bar baz", 7, "t7_testfoo_bar_baz"},
-		{"truncated", long, 3, "t3_testx_" + string(repeat('_', 54))},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := databaseName(tc.test, tc.seq); got != tc.want {
-				t.Errorf("databaseName(%q, %d) = %q, want %q", tc.test, tc.seq, got, tc.want)
-			}
-		})
-	}
-}
-
-func repeat(b byte, n int) []byte {
-	s := make([]byte, n)
-	for i := range s {
-		s[i] = b
-	}
-	return s
 }
 
 func TestFindBinaries(t *testing.T) {

@@ -1,11 +1,13 @@
-// Package pgtest runs throwaway PostgreSQL clusters from the installed server
-// binaries, for tests and for load tools that need a real server.
+// Package pgcluster runs throwaway PostgreSQL clusters from the installed
+// server binaries, for tests and for the load tool, which need a real server.
+// It does not import testing, so the shipped revokd-bench binary can link it;
+// the testing.TB helpers built on it live in internal/pgtest.
 //
 // A cluster is initdb'd into a directory, listens on a private Unix socket
 // directory and on a free loopback port, and runs as the postgres user when
 // the caller is root (the server refuses to run as root). It is tuned for
 // speed, not durability across power loss: fsync is off.
-package pgtest
+package pgcluster
 
 import (
 	"context"
@@ -81,12 +83,12 @@ func StartCluster(dir string) (*Cluster, error) {
 func postgresCredential() (*syscall.Credential, error) {
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("pgtest: running as root needs a postgres user to run the server as: %w", err)
+		return nil, fmt.Errorf("pgcluster: running as root needs a postgres user to run the server as: %w", err)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("pgtest: postgres user ids: %w", err)
+		return nil, fmt.Errorf("pgcluster: postgres user ids: %w", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
@@ -96,16 +98,16 @@ func (c *Cluster) init() error {
 	var err error
 	if c.dir == "" {
 		if c.dir, err = os.MkdirTemp("", "revokd-pg-"); err != nil {
-			return fmt.Errorf("pgtest: %w", err)
+			return fmt.Errorf("pgcluster: %w", err)
 		}
 		c.ownsDir = true
 	} else if err = os.MkdirAll(c.dir, 0o700); err != nil {
-		return fmt.Errorf("pgtest: %w", err)
+		return fmt.Errorf("pgcluster: %w", err)
 	}
 	// Unix socket paths are limited to about 100 bytes, so the socket lives
 	// in a short private directory of its own rather than under dir.
 	if c.sockDir, err = os.MkdirTemp("", "pgs"); err != nil {
-		return fmt.Errorf("pgtest: %w", err)
+		return fmt.Errorf("pgcluster: %w", err)
 	}
 	for _, d := range []string{c.dir, c.sockDir} {
 		if err := c.chown(d); err != nil {
@@ -116,7 +118,7 @@ func (c *Cluster) init() error {
 		"-D", c.DataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("pgtest: initdb in %s (as root, every directory above it must be searchable by the postgres user): %w\n%s",
+		return fmt.Errorf("pgcluster: initdb in %s (as root, every directory above it must be searchable by the postgres user): %w\n%s",
 			c.dir, err, out)
 	}
 	return nil
@@ -127,7 +129,7 @@ func (c *Cluster) chown(path string) error {
 		return nil
 	}
 	if err := os.Chown(path, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
-		return fmt.Errorf("pgtest: hand %s to postgres: %w", path, err)
+		return fmt.Errorf("pgcluster: hand %s to postgres: %w", path, err)
 	}
 	return nil
 }
@@ -135,7 +137,7 @@ func (c *Cluster) chown(path string) error {
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
+		return 0, fmt.Errorf("pgcluster: find a free port: %w", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
@@ -171,11 +173,11 @@ func (c *Cluster) Start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cmd != nil {
-		return errors.New("pgtest: cluster already running")
+		return errors.New("pgcluster: cluster already running")
 	}
 	logFile, err := os.OpenFile(c.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("pgtest: %w", err)
+		return fmt.Errorf("pgcluster: %w", err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
 	cmd := exec.Command(filepath.Join(c.bin, "postgres"),
@@ -198,7 +200,7 @@ func (c *Cluster) Start() error {
 		Pdeathsig: syscall.SIGQUIT,
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgtest: start postgres: %w", err)
+		return fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -208,7 +210,7 @@ func (c *Cluster) Start() error {
 	if err := waitAccepting(c.URL("postgres"), exited); err != nil {
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
 		<-exited
-		return fmt.Errorf("pgtest: postgres did not start: %w\n%s", err, c.logTail())
+		return fmt.Errorf("pgcluster: postgres did not start: %w\n%s", err, c.logTail())
 	}
 	c.cmd, c.exited = cmd, exited
 	return nil
@@ -268,7 +270,7 @@ func (c *Cluster) stop(sig syscall.Signal) error {
 	default:
 	}
 	if err := c.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("pgtest: signal postgres: %w", err)
+		return fmt.Errorf("pgcluster: signal postgres: %w", err)
 	}
 	timeout := time.NewTimer(startTimeout)
 	defer timeout.Stop()
@@ -335,11 +337,11 @@ func (c *Cluster) admin(sql string) error {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
-		return fmt.Errorf("pgtest: connect: %w", err)
+		return fmt.Errorf("pgcluster: connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("pgtest: %s: %w", sql, err)
+		return fmt.Errorf("pgcluster: %s: %w", sql, err)
 	}
 	return nil
 }

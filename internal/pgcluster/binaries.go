@@ -1,4 +1,4 @@
-package pgtest
+package pgcluster
 
 import (
 	"errors"
@@ -59,7 +59,7 @@ func isExecutable(path string) bool {
 func checkBinaries() (string, error) {
 	dir, err := findBinaries()
 	if err != nil {
-		return "", fmt.Errorf("pgtest: %w", err)
+		return "", fmt.Errorf("pgcluster: %w", err)
 	}
 	return dir, nil
 }

@@ -1,0 +1,15 @@
+package bolt
+
+import (
+	"testing"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/sourcetest"
+)
+
+func TestSourceConformance(t *testing.T) {
+	sourcetest.Run(t, func(t *testing.T) (cache.Source, *cache.Replica, *cache.ManualClock) {
+		f := newFixture(t)
+		return f.src, f.replica, f.clock
+	})
+}

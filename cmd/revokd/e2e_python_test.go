@@ -109,7 +109,9 @@ func TestE2EPythonClientRecoversFromATimeout(t *testing.T) {
 	socket := filepath.Join(shortDir(t), "s.sock")
 	srv := startStallOnce(t, socket, answer)
 	// The first call times out whatever the timeout, since that connection
-	// never answers; its length only sets how long the test takes.
+	// never answers; its length only sets how long the test takes. The
+	// calls after it get a timeout no busy machine misses: the connection
+	// they open is a fresh one, which takes the client's timeout then.
 	script := `
 import json, socket, sys
 sys.path.insert(0, sys.argv[1])
@@ -120,6 +122,7 @@ try:
     first = "answered"
 except socket.timeout:
     first = "timeout"
+c.timeout = 60.0
 second = c.validate("t")
 third = c.validate("t")
 c.close()

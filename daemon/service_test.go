@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
@@ -122,13 +123,13 @@ type serviceFixture struct {
 	svc   *Service
 	src   *memSource
 	r     *cache.Replica
-	clock *cache.ManualClock
+	clock *clocktest.Clock
 	p     *pipeline.Pipeline
 }
 
 func newServiceFixture(t testing.TB, staleAfter time.Duration) *serviceFixture {
 	t.Helper()
-	clock := cache.NewManualClock(t0)
+	clock := clocktest.New(t0)
 	r := cache.NewReplica(clock, 0, testLeeway)
 	src := newMemSource(r, clock)
 	src.leeway = testLeeway
@@ -512,7 +513,7 @@ func TestInvalidWriteIsBadRequest(t *testing.T) {
 }
 
 func TestServiceStatusBeforeFirstSnapshot(t *testing.T) {
-	clock := cache.NewManualClock(t0)
+	clock := clocktest.New(t0)
 	r := cache.NewReplica(clock, 0, 0)
 	src := newMemSource(r, clock) // never in contact: lastContact stays zero
 	p, err := pipeline.New(pipeline.Config{HMACSecret: testSecret, Clock: clock, Replica: r})

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestPrune(t *testing.T) {
@@ -30,7 +31,7 @@ func TestPrune(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), "SELECT now()").Scan(&dbNow); err != nil {
 		t.Fatal(err)
 	}
-	clock := cache.NewManualClock(dbNow.Add(2 * 24 * time.Hour)) // two days on
+	clock := clocktest.New(dbNow.Add(2 * 24 * time.Hour)) // two days on
 	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 30*time.Minute)
 	cfg.Leeway, cfg.MaxSessionAge = 30*time.Minute, 30*24*time.Hour
 	a := start(t, cfg)
@@ -158,7 +159,7 @@ func TestDenialLastsForEachDaemonsLeeway(t *testing.T) {
 
 	daemonWith := func(leeway time.Duration) *daemon {
 		cfg := testConfig(t, url)
-		clock := cache.NewManualClock(dbNow)
+		clock := clocktest.New(dbNow)
 		cfg.Clock, cfg.Replica, cfg.Leeway = clock, cache.NewReplica(clock, 0, leeway), leeway
 		cfg.Heartbeat = time.Minute
 		d := start(t, cfg)

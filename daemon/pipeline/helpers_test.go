@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -86,7 +87,7 @@ func allKeysConfig(t testing.TB) pipeline.Config {
 // fixture is a pipeline at t0 with its own clock and replica.
 type fixture struct {
 	t       testing.TB
-	clock   *cache.ManualClock
+	clock   *clocktest.Clock
 	replica *cache.Replica
 	p       *pipeline.Pipeline
 }
@@ -99,7 +100,7 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 		base := allKeysConfig(t)
 		cfg.HMACSecret, cfg.PublicKeyPEMs = base.HMACSecret, base.PublicKeyPEMs
 	}
-	f := &fixture{t: t, clock: cache.NewManualClock(t0)}
+	f := &fixture{t: t, clock: clocktest.New(t0)}
 	f.replica = cache.NewReplica(f.clock, cfg.MaxSessionAge, cfg.Leeway)
 	f.replica.SetReady()
 	cfg.Clock, cfg.Replica = f.clock, f.replica

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
@@ -318,7 +319,7 @@ func TestConcurrentValidate(t *testing.T) {
 // passes every other check is unavailable, and one that fails keeps its own
 // reason.
 func TestReplicaNotReadyIsUnavailable(t *testing.T) {
-	clock := cache.NewManualClock(t0)
+	clock := clocktest.New(t0)
 	replica := cache.NewReplica(clock, 0, 0)
 	p, err := pipeline.New(pipeline.Config{HMACSecret: keys().hmac, Clock: clock, Replica: replica})
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/internal/clocktest"
 )
 

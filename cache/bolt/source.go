@@ -115,6 +115,9 @@ func OpenConfig(cfg Config) (*Source, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open bolt store %s: %w", cfg.Path, err)
 	}
+	// A file this process holds open cannot fall out of contact: an answer
+	// from its replica is never stale.
+	cfg.Replica.StayInTouch()
 	return &Source{
 		db:            db,
 		path:          cfg.Path,
@@ -219,10 +222,9 @@ func (s *Source) load(ctx context.Context) error {
 }
 
 // Status reports the store as synced once loaded. A local file is always
-// current, so LastContact is now. It takes no lock: the daemon calls it on
-// every validation when --stale-after is set.
+// current, so LastContact is now.
 func (s *Source) Status() cache.SourceStatus {
-	st := cache.SourceStatus{Kind: "bolt", State: cache.StateConnecting, LastContact: s.clock.Now()}
+	st := cache.SourceStatus{Kind: "bolt", State: cache.StateConnecting, LastContact: s.replica.LastContact()}
 	switch {
 	case s.closed.Load():
 		st.State = cache.StateDisconnected

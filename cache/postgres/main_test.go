@@ -13,8 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/cache/postgres/pgtest"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // vectorsDir is where the shared vectors live: CI clones the repository next

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // FuzzValidate feeds the pipeline arbitrary tokens, seeded with the shared

@@ -18,8 +18,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {
@@ -103,6 +103,7 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 	f := &fixture{t: t, clock: clocktest.New(t0)}
 	f.replica = cache.NewReplica(f.clock, cfg.MaxSessionAge, cfg.Leeway)
 	f.replica.SetReady()
+	f.replica.Touch()
 	cfg.Clock, cfg.Replica = f.clock, f.replica
 	p, err := pipeline.New(cfg)
 	if err != nil {
@@ -112,6 +113,10 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 	f.p = p
 	return f
 }
+
+// loseContact moves the clock a minute on with no word from the store,
+// past the --stale-after policies the tests set.
+func (f *fixture) loseContact() { f.clock.Add(time.Minute) }
 
 // cutoff sets a cutoff with the next version.
 func (f *fixture) cutoff(claim, value string, before time.Time) {

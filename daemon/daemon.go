@@ -136,10 +136,12 @@ func (d *Daemon) open(ctx context.Context) error {
 // Run opens the store and serves ln until ctx is done, following the
 // store and, under a staleness policy, logging when answers start and stop
 // failing closed. It returns nil once ctx is done and every part has
-// stopped, or the first part's failure. Close must follow, whatever Run
+// stopped, or the first part's failure, and has closed ln either way (which
+// removes a socket made by Listen). Close must follow, whatever Run
 // returned.
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if err := d.open(ctx); err != nil {
+		ln.Close()
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)

@@ -85,13 +85,14 @@ func TestPruneLoop(t *testing.T) {
 	conn := connect(t, url)
 	mustExec(t, conn, "SELECT revokd.revoke_token('soon', now() + interval '1 minute'), revokd.revoke_token('later', now() + interval '1 day')")
 	cfg := testConfig(t, url)
-	cfg.PruneInterval = 5 * time.Millisecond
+	cfg.PruneInterval = time.Hour
 	a := start(t, cfg)
 	a.waitSynced(t)
 	if _, denials := a.replica.Sizes(); denials != 2 {
 		t.Fatalf("replica holds %d denials, want 2", denials)
 	}
-	a.clock.Add(time.Hour) // 'soon' has expired by the daemon's clock
+	a.clock.WaitForWaiters(1) // the prune loop's ticker
+	a.clock.Add(time.Hour)    // 'soon' has expired by the daemon's clock, and the loop ticks
 	waitFor(t, "replica pruned", func() bool { _, d := a.replica.Sizes(); return d == 1 })
 	waitFor(t, "database pruned", func() bool {
 		var n int

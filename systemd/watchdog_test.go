@@ -125,10 +125,11 @@ func TestWatchdogReportsFailedPings(t *testing.T) {
 	clock := clocktest.New(time.Unix(1_800_000_000, 0))
 	calls := 0
 	err := Watchdog(ctx, clock, func() bool {
-		clock.Add(time.Millisecond) // the next tick, taken after this ping
 		calls++
 		if calls == 3 {
 			cancel() // the third ping is still attempted, then the loop ends
+		} else {
+			clock.Add(time.Millisecond) // the next tick, taken after this ping
 		}
 		return true
 	})

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // A snapshot replaces the replica whole: an entry that the store does not
 // hold, such as one forged into the feed with the largest version, is gone
 // after a reload, and the store's real changes apply again.
 func TestReplicaReplaceDropsWhatTheStoreLacks(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "victim", Before: r0, Version: 7})
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "victim", Before: time.UnixMicro(0), Version: math.MaxInt64})
 	r.ApplyDenial(cache.Denial{ID: "forged", ExpiresAt: r0.Add(time.Hour), Version: math.MaxInt64})
@@ -38,7 +39,7 @@ func TestReplicaReplaceDropsWhatTheStoreLacks(t *testing.T) {
 // A database restored from a backup has lower versions than the replica
 // holds; its snapshot still replaces everything.
 func TestReplicaReplaceTakesLowerVersions(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "42", Before: r0, Version: 900})
 	l := r.BeginLoad()
 	l.AddCutoff(cache.Cutoff{Claim: "sub", Value: "42", Before: r0.Add(time.Hour), Version: 3})
@@ -55,7 +56,7 @@ func TestReplicaReplaceTakesLowerVersions(t *testing.T) {
 // read saw its row: it stays, merged by version, so an acknowledged write
 // never leaves the replica.
 func TestReplicaReplaceKeepsWritesMadeDuringTheLoad(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	l := r.BeginLoad()
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "written", Before: r0, Version: 10})
 	r.ApplyDenial(cache.Denial{ID: "jti-1", ExpiresAt: r0.Add(time.Hour), Version: 11})
@@ -92,7 +93,7 @@ func TestReplicaReplaceKeepsWritesMadeDuringTheLoad(t *testing.T) {
 // its own leeway, and prunes it only then.
 func TestReplicaDenialLastsExpPlusLeeway(t *testing.T) {
 	for _, leeway := range []time.Duration{0, 30 * time.Second} {
-		clock := cache.NewManualClock(r0)
+		clock := clocktest.New(r0)
 		r := cache.NewReplica(clock, 0, leeway)
 		exp := r0.Add(time.Minute)
 		r.ApplyDenial(cache.Denial{ID: "j", ExpiresAt: exp, Version: 1})
@@ -119,7 +120,7 @@ func TestReplicaDenialLastsExpPlusLeeway(t *testing.T) {
 
 // A load that ends unused leaves the replica as it was and stops recording.
 func TestReplicaEndLoadKeepsTheReplica(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "42", Before: r0, Version: 1})
 	l := r.BeginLoad()
 	r.EndLoad(l)

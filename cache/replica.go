@@ -61,7 +61,10 @@ type Replica struct {
 
 	version    atomic.Int64 // highest version applied
 	lastChange atomic.Int64 // unix micros of the last applied change, by clock
+	contact    atomic.Int64 // unix micros of the source's last contact with its store, by clock; 0: none; inTouch: always
 	ready      atomic.Bool
+	loaded     chan struct{} // closed by the first SetReady
+	setReady   sync.Once
 }
 
 // NewReplica returns an empty replica. maxSessionAge, when positive, lets
@@ -76,6 +79,7 @@ func NewReplica(clock Clock, maxSessionAge, leeway time.Duration) *Replica {
 		cutoffs:       make(map[cutoffKey]entry),
 		denials:       make(map[string]entry),
 		claims:        make(map[string]string),
+		loaded:        make(chan struct{}),
 	}
 }
 
@@ -267,10 +271,17 @@ func (r *Replica) LastChange() time.Time {
 }
 
 // SetReady marks the replica as holding a complete snapshot.
-func (r *Replica) SetReady() { r.ready.Store(true) }
+func (r *Replica) SetReady() {
+	r.ready.Store(true)
+	r.setReady.Do(func() { close(r.loaded) })
+}
 
 // Ready reports whether the replica has held a complete snapshot.
 func (r *Replica) Ready() bool { return r.ready.Load() }
+
+// Loaded is closed once the replica holds its first complete snapshot, for
+// whoever waits to announce the daemon ready.
+func (r *Replica) Loaded() <-chan struct{} { return r.loaded }
 
 // Snapshot returns every cutoff and denial held, sorted, for status pages
 // and tests.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // r0 has sub-second digits on purpose: the replica keeps microseconds.
@@ -36,7 +37,7 @@ func TestReplicaApplyCutoffVersions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := cache.NewManualClock(r0)
+			clock := clocktest.New(r0)
 			r := cache.NewReplica(clock, 0, 0)
 			for i, a := range tc.applies {
 				got := r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "42", Before: a.before, Version: a.version})
@@ -77,7 +78,7 @@ func TestReplicaApplyDenialVersions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+			r := cache.NewReplica(clocktest.New(r0), 0, 0)
 			for i, a := range tc.applies {
 				if got := r.ApplyDenial(cache.Denial{ID: "jti", ExpiresAt: a.expires, Version: a.version}); got != a.wantApplied {
 					t.Errorf("apply %d (version %d): applied = %v, want %v", i, a.version, got, a.wantApplied)
@@ -94,7 +95,7 @@ func TestReplicaApplyDenialVersions(t *testing.T) {
 // TestReplicaVersionsAcrossKinds: cutoffs and denials share one sequence, so
 // the replica's Version is the highest of either.
 func TestReplicaVersionsAcrossKinds(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	r.ApplyDenial(cache.Denial{ID: "a", ExpiresAt: r0.Add(time.Hour), Version: 7})
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "1", Before: r0, Version: 3})
 	if got := r.Version(); got != 7 {
@@ -123,7 +124,7 @@ func TestReplicaDeniedExpiry(t *testing.T) {
 		{"nanoseconds after expiry, same microsecond", exp.Add(999 * time.Nanosecond), false},
 		{"after expiry", exp.Add(time.Second), false},
 	}
-	clock := cache.NewManualClock(r0)
+	clock := clocktest.New(r0)
 	r := cache.NewReplica(clock, 0, 0)
 	r.ApplyDenial(cache.Denial{ID: "jti", ExpiresAt: exp, Version: 1})
 	for _, tc := range tests {
@@ -176,7 +177,7 @@ func TestReplicaPrune(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := cache.NewManualClock(r0)
+			clock := clocktest.New(r0)
 			r := cache.NewReplica(clock, tc.maxSessionAge, 0)
 			v := int64(0)
 			for value, before := range cutoffs {
@@ -231,7 +232,7 @@ func TestReplicaMicrosecondPrecision(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+			r := cache.NewReplica(clocktest.New(r0), 0, 0)
 			r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "1", Before: tc.given, Version: 1})
 			got, ok := r.Cutoff("sub", "1")
 			if !ok || !got.Equal(tc.want) {
@@ -240,7 +241,7 @@ func TestReplicaMicrosecondPrecision(t *testing.T) {
 		})
 	}
 	// Two cutoffs one microsecond apart stay apart.
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "a", Before: r0, Version: 1})
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "b", Before: r0.Add(time.Microsecond), Version: 2})
 	a, _ := r.Cutoff("sub", "a")
@@ -251,7 +252,7 @@ func TestReplicaMicrosecondPrecision(t *testing.T) {
 }
 
 func TestReplicaCutoffKeys(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	r.ApplyCutoff(cache.Cutoff{Claim: "sub", Value: "42", Before: r0, Version: 1})
 	tests := []struct {
 		claim, value string
@@ -274,7 +275,7 @@ func TestReplicaCutoffKeys(t *testing.T) {
 }
 
 func TestReplicaSnapshotSorted(t *testing.T) {
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	rng := rand.New(rand.NewPCG(1, 2))
 	claims := []string{"sub", "sid", "tenant"}
 	for i := range 500 {
@@ -300,7 +301,7 @@ func TestReplicaSnapshotSorted(t *testing.T) {
 }
 
 func TestReplicaReadyAndLastChange(t *testing.T) {
-	clock := cache.NewManualClock(r0)
+	clock := clocktest.New(r0)
 	r := cache.NewReplica(clock, 0, 0)
 	if r.Ready() {
 		t.Errorf("new replica Ready = true, want false")
@@ -328,7 +329,7 @@ func TestReplicaReadyAndLastChange(t *testing.T) {
 // readers look up, snapshot and prune; run it with -race. Whatever the
 // interleaving, each key must end at its highest version.
 func TestReplicaConcurrent(t *testing.T) {
-	clock := cache.NewManualClock(r0)
+	clock := clocktest.New(r0)
 	r := cache.NewReplica(clock, time.Hour, 0)
 	const keys, versions, writers = 64, 40, 4
 	var wg sync.WaitGroup
@@ -415,7 +416,7 @@ func heapAlloc() uint64 {
 // on small data: every denial and cutoff written is held.
 func TestFillReplicaHoldsEveryEntry(t *testing.T) {
 	const n = 1000
-	r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+	r := cache.NewReplica(clocktest.New(r0), 0, 0)
 	fillReplica(r, n)
 	if c, d := r.Sizes(); c != n || d != n {
 		t.Fatalf("Sizes = (%d, %d), want (%d, %d)", c, d, n, n)
@@ -465,7 +466,7 @@ func TestReplicaReject(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+			r := cache.NewReplica(clocktest.New(r0), 0, 0)
 			for i, c := range tc.cutoffs {
 				c.Version = int64(i + 1)
 				r.ApplyCutoff(c)
@@ -522,7 +523,7 @@ func BenchmarkReplicaMemory(b *testing.B) {
 	const budget = 400 << 20
 	for range b.N {
 		before := heapAlloc()
-		r := cache.NewReplica(cache.NewManualClock(r0), 0, 0)
+		r := cache.NewReplica(clocktest.New(r0), 0, 0)
 		fillReplica(r, n)
 		after := heapAlloc()
 		if c, d := r.Sizes(); c != n || d != n {
@@ -543,7 +544,7 @@ func BenchmarkReplicaMemory(b *testing.B) {
 // lock and deletes later, so it must look at each entry again before it
 // deletes it. A live denial deleted here would be a revoked token let back in.
 func TestReplicaPruneKeepsWhatIsRenewedMeanwhile(t *testing.T) {
-	clock := cache.NewManualClock(r0)
+	clock := clocktest.New(r0)
 	r := cache.NewReplica(clock, 0, 0)
 	const n = 2000
 	ids := make([]string, n)

@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
 
-	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/cache/bolt"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon"
@@ -47,32 +45,25 @@ func runWithDaemon(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	replica := cache.NewReplica(cache.SystemClock{}, 0, 0)
-	p, err := pipeline.New(pipeline.Config{HMACSecret: exampleSecret, Replica: replica})
+	d, err := daemon.New(daemon.Options{
+		Pipeline: pipeline.Config{HMACSecret: exampleSecret},
+		Bolt:     &bolt.Config{Path: filepath.Join(dir, "revokd.db")},
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer p.Close()
-	src, err := bolt.Open(filepath.Join(dir, "revokd.db"), replica, cache.SystemClock{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
+	defer d.Close()
 	socket := filepath.Join(dir, "revokd.sock")
 	ln, err := daemon.Listen(socket, 0o600)
 	if err != nil {
 		return 0, err
 	}
-	srv := daemon.NewServer(daemon.Config{Backend: daemon.NewService(p, replica, src, cache.SystemClock{}, 0, nil)})
-
 	ctx, cancel := context.WithCancel(context.Background())
-	srcDone, srvDone := make(chan error, 1), make(chan error, 1)
-	go func() { srcDone <- src.Run(ctx) }()
-	go func() { srvDone <- srv.Serve(ctx, ln) }()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, ln) }()
 	defer func() {
 		cancel()
-		<-srvDone
-		<-srcDone
+		<-done
 	}()
 	if err := waitReady(socket); err != nil {
 		return 0, err

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // trickle writes one byte of msg per tick until the write fails (the
@@ -218,7 +218,7 @@ func (l *logRecorder) matching(msg string) []map[string]any {
 
 func TestRefusalsAreLoggedOncePerSecond(t *testing.T) {
 	logs := &logRecorder{}
-	clock := cache.NewManualClock(t0)
+	clock := clocktest.New(t0)
 	ts := startServer(t, Config{MaxConns: 1, Logger: slog.New(logs), Clock: clock})
 	first := dialNDJSON(t, ts.path)
 	first.roundTrip(`{"op":"status"}`)

@@ -25,7 +25,7 @@ func (f *feedSource) Status() cache.SourceStatus {
 func TestMetricNotificationsIgnored(t *testing.T) {
 	f := newServiceFixture(t, 0)
 	src := &feedSource{memSource: f.src, ignored: 12}
-	svc := NewService(f.p, f.r, src, f.clock, 0, nil)
+	svc := newService(f.p, f.r, src, f.clock, 0, nil)
 	reg := prometheus.NewRegistry()
 	newMetrics(reg, svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	families, err := reg.Gather()

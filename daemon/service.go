@@ -33,11 +33,11 @@ type Service struct {
 	cutoffClaims []string
 }
 
-// NewService returns a Service. staleAfter is the --stale-after policy (0:
+// newService returns a Service. staleAfter is the --stale-after policy (0:
 // off); cutoffClaims are the claims revoke-all and unban accept, the same
 // list as pipeline.Config.CutoffClaims ("sub" is the logical subject; nil:
 // pipeline.DefaultCutoffClaims).
-func NewService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clock, staleAfter time.Duration, cutoffClaims []string) *Service {
+func newService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clock, staleAfter time.Duration, cutoffClaims []string) *Service {
 	if len(cutoffClaims) == 0 {
 		cutoffClaims = pipeline.DefaultCutoffClaims
 	}
@@ -158,21 +158,22 @@ func (s *Service) Status() client.StatusResponse {
 	cutoffs, denials := s.r.Sizes()
 	ss := s.src.Status()
 	now := s.clock.Now()
+	lastContact := s.r.LastContact()
 	st := client.StatusResponse{
 		Ready:          s.r.Ready(),
 		Source:         ss.Kind,
 		SourceState:    ss.State,
-		LastContact:    utc(ss.LastContact),
+		LastContact:    utc(lastContact),
 		LastVersion:    s.r.Version(),
 		LastChange:     utc(s.r.LastChange()),
 		Reconnects:     ss.Reconnects,
 		Cutoffs:        cutoffs,
 		Denials:        denials,
 		TokenCacheHits: s.p.CacheHits(),
-		Stale:          !s.r.Ready() || stale(ss.LastContact, now, s.staleAfter),
+		Stale:          s.r.Stale(now, s.staleAfter),
 	}
-	if !ss.LastContact.IsZero() {
-		st.StaleSeconds = max(now.Sub(ss.LastContact), 0).Seconds()
+	if !lastContact.IsZero() {
+		st.StaleSeconds = max(now.Sub(lastContact), 0).Seconds()
 	}
 	return st
 }
@@ -188,24 +189,5 @@ func utc(t time.Time) time.Time {
 
 // Ready reports whether the replica has loaded its first snapshot.
 func (s *Service) Ready() bool { return s.r.Ready() }
-
-// stale applies the --stale-after policy: a source that never made contact
-// is stale too, so the policy fails closed from the start.
-func stale(lastContact, now time.Time, after time.Duration) bool {
-	if after <= 0 {
-		return false
-	}
-	return lastContact.IsZero() || now.Sub(lastContact) > after
-}
-
-// StaleFunc returns pipeline.Config.Stale for the --stale-after policy, or
-// nil when after is 0 (off). It runs on every validation, so src.Status
-// must be cheap.
-func StaleFunc(src cache.Source, clock cache.Clock, after time.Duration) func() bool {
-	if after <= 0 {
-		return nil
-	}
-	return func() bool { return stale(src.Status().LastContact, clock.Now(), after) }
-}
 
 var _ Backend = (*Service)(nil)

@@ -15,23 +15,23 @@ import (
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // memSource is an in-memory cache.Source with the real semantics: writes
 // apply to the replica with a new version before they return.
 type memSource struct {
-	mu          sync.Mutex
-	r           *cache.Replica
-	clock       cache.Clock
-	leeway      time.Duration // a denial is in force until exp plus it
-	version     int64
-	cutoffs     map[[2]string]time.Time
-	denials     map[string]time.Time
-	down        bool // writes fail with cache.ErrUnavailable
-	writes      int
-	lastContact time.Time
-	exps        []time.Time // every exp RevokeToken was given
-	befores     []time.Time // every before RevokeAll was given
+	mu      sync.Mutex
+	r       *cache.Replica
+	clock   cache.Clock
+	leeway  time.Duration // a denial is in force until exp plus it
+	version int64
+	cutoffs map[[2]string]time.Time
+	denials map[string]time.Time
+	down    bool // writes fail with cache.ErrUnavailable
+	writes  int
+	exps    []time.Time // every exp RevokeToken was given
+	befores []time.Time // every before RevokeAll was given
 }
 
 func newMemSource(r *cache.Replica, clock cache.Clock) *memSource {
@@ -122,7 +122,7 @@ func (m *memSource) Unban(ctx context.Context, claim, value string) (time.Time, 
 func (m *memSource) Status() cache.SourceStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return cache.SourceStatus{Kind: "mem", State: cache.StateSynced, LastContact: m.lastContact, Reconnects: 1}
+	return cache.SourceStatus{Kind: "mem", State: cache.StateSynced, LastContact: m.r.LastContact(), Reconnects: 1}
 }
 
 func (m *memSource) Close() error { return nil }
@@ -131,38 +131,49 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 const testLeeway = 30 * time.Second
 
-// serviceFixture is a Service over a real pipeline and replica.
+// serviceFixture is a Service over a real pipeline and replica, assembled
+// by New as every daemon is, with its store opened but not run.
 type serviceFixture struct {
 	svc   *Service
 	src   *memSource
 	r     *cache.Replica
-	clock *cache.ManualClock
+	clock *clocktest.Clock
 	p     *pipeline.Pipeline
 }
 
-func newServiceFixture(t testing.TB, staleAfter time.Duration) *serviceFixture {
+// newDaemon assembles a daemon at t0 over a memSource, with the settings
+// the service tests share, and opens its store. The store has not been
+// heard from and the replica is not ready: that is the test's to say.
+func newDaemon(t testing.TB, staleAfter time.Duration, cutoffClaims []string) (*Daemon, *memSource, *clocktest.Clock) {
 	t.Helper()
-	clock := cache.NewManualClock(t0)
-	r := cache.NewReplica(clock, 0, testLeeway)
-	src := newMemSource(r, clock)
-	src.leeway = testLeeway
-	src.lastContact = t0
-	p, err := pipeline.New(pipeline.Config{
-		HMACSecret: testSecret,
-		Leeway:     testLeeway,
+	clock := clocktest.New(t0)
+	var src *memSource
+	d, err := New(Options{
+		Pipeline:   pipeline.Config{HMACSecret: testSecret, Leeway: testLeeway, CutoffClaims: cutoffClaims},
 		Clock:      clock,
-		Replica:    r,
-		Stale:      StaleFunc(src, clock, staleAfter),
+		StaleAfter: staleAfter,
+		Source: func(r *cache.Replica) (cache.Source, error) {
+			src = newMemSource(r, clock)
+			src.leeway = testLeeway
+			return src, nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Close)
-	r.SetReady()
-	return &serviceFixture{
-		svc: NewService(p, r, src, clock, staleAfter, nil),
-		src: src, r: r, clock: clock, p: p,
+	t.Cleanup(func() { d.Close() })
+	if err := d.open(context.Background()); err != nil {
+		t.Fatal(err)
 	}
+	return d, src, clock
+}
+
+func newServiceFixture(t testing.TB, staleAfter time.Duration) *serviceFixture {
+	t.Helper()
+	d, src, clock := newDaemon(t, staleAfter, nil)
+	d.replica.SetReady()
+	d.replica.Touch()
+	return &serviceFixture{svc: d.svc, src: src, r: d.replica, clock: clock, p: d.p}
 }
 
 // mint signs an HS256 token for sub, issued at iat (microseconds kept),
@@ -457,7 +468,8 @@ func TestServiceCutoffClaims(t *testing.T) {
 			}
 		})
 	}
-	custom := NewService(f.p, f.r, f.src, f.clock, 0, []string{"sub", "org"})
+	d, _, _ := newDaemon(t, 0, []string{"sub", "org"})
+	custom := d.svc
 	if _, err := custom.RevokeAll(ctx, client.RevokeAllRequest{Claim: "org", Value: "acme"}); err != nil {
 		t.Errorf("configured claim org: %v", err)
 	}
@@ -493,12 +505,13 @@ func TestServiceStatusAndStaleness(t *testing.T) {
 	if res := f.svc.Validate(mint(t, "3", "", f.clock.Now())); res.Reason != client.ReasonUnavailable {
 		t.Errorf("stale replica: got %q, want %q", res.Reason, client.ReasonUnavailable)
 	}
-	if StaleFunc(f.src, f.clock, 0) != nil {
-		t.Error("StaleFunc with the policy off: got a func, want nil")
+	if f.r.Stale(f.clock.Now(), 0) {
+		t.Error("stale with the policy off: got stale, want fresh")
 	}
-	f.src.lastContact = time.Time{}
-	if stale := StaleFunc(f.src, f.clock, time.Minute); !stale() {
-		t.Error("StaleFunc before any contact: got fresh, want stale")
+	d, _, _ := newDaemon(t, time.Minute, nil)
+	d.replica.SetReady()
+	if !d.replica.Stale(t0, time.Minute) {
+		t.Error("stale before any contact: got fresh, want stale")
 	}
 }
 
@@ -526,15 +539,8 @@ func TestInvalidWriteIsBadRequest(t *testing.T) {
 }
 
 func TestServiceStatusBeforeFirstSnapshot(t *testing.T) {
-	clock := cache.NewManualClock(t0)
-	r := cache.NewReplica(clock, 0, 0)
-	src := newMemSource(r, clock) // never in contact: lastContact stays zero
-	p, err := pipeline.New(pipeline.Config{HMACSecret: testSecret, Clock: clock, Replica: r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	st := NewService(p, r, src, clock, 0, nil).Status()
+	d, _, _ := newDaemon(t, 0, nil) // never in contact, never loaded
+	st := d.svc.Status()
 	if st.Ready || !st.Stale {
 		t.Errorf("before the first snapshot: ready %v, stale %v; want not ready and stale", st.Ready, st.Stale)
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/revokd/revokd/cache"
 )
 
 // WatchdogInterval returns how often Watchdog pings: half of WATCHDOG_USEC,
@@ -29,13 +31,13 @@ func WatchdogInterval() (time.Duration, error) {
 // A ping that cannot be sent is retried at the next tick rather than ending
 // the loop: systemd's timeout is the judge of a stuck daemon, not one failed
 // datagram. Watchdog then reports, when ctx is done, how many pings failed
-// and the last error.
-func Watchdog(ctx context.Context, healthy func() bool) error {
+// and the last error. It ticks on clock, so a test steps it.
+func Watchdog(ctx context.Context, clock cache.Clock, healthy func() bool) error {
 	interval, err := WatchdogInterval()
 	if err != nil || interval <= 0 {
 		return err
 	}
-	t := time.NewTicker(interval)
+	t, tick := clock.NewTicker(interval)
 	defer t.Stop()
 	var failed int
 	var lastErr error
@@ -52,7 +54,7 @@ func Watchdog(ctx context.Context, healthy func() bool) error {
 				return fmt.Errorf("systemd watchdog: %d pings failed, last: %w", failed, lastErr)
 			}
 			return nil
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestWatchdogInterval(t *testing.T) {
@@ -42,7 +45,8 @@ func TestWatchdogInterval(t *testing.T) {
 }
 
 // TestWatchdogPingsOnlyWhileHealthy drives the loop one tick at a time: the
-// health check blocks until the test answers, so each answer is one tick.
+// health check blocks until the test answers, and after each answer the
+// test moves the clock one interval, so each answer is one tick.
 // After the loop has returned, the datagrams queued must be exactly one
 // WATCHDOG=1 per healthy answer.
 func TestWatchdogPingsOnlyWhileHealthy(t *testing.T) {
@@ -63,9 +67,11 @@ func TestWatchdogPingsOnlyWhileHealthy(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- Watchdog(ctx, healthy) }()
+	clock := clocktest.New(time.Unix(1_800_000_000, 0))
+	go func() { done <- Watchdog(ctx, clock, healthy) }()
 	for _, a := range answers {
 		ask <- a
+		clock.Add(time.Millisecond) // the loop takes this tick once it has pinged
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -92,7 +98,7 @@ func TestWatchdogPingsOnlyWhileHealthy(t *testing.T) {
 func TestWatchdogOff(t *testing.T) {
 	listenNotify(t)
 	t.Setenv("WATCHDOG_USEC", "")
-	err := Watchdog(context.Background(), func() bool {
+	err := Watchdog(context.Background(), cache.SystemClock{}, func() bool {
 		t.Errorf("health checked although the watchdog is off")
 		return true
 	})
@@ -103,7 +109,7 @@ func TestWatchdogOff(t *testing.T) {
 
 func TestWatchdogBadTimeout(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "-5")
-	if err := Watchdog(context.Background(), func() bool { return true }); err == nil {
+	if err := Watchdog(context.Background(), cache.SystemClock{}, func() bool { return true }); err == nil {
 		t.Errorf("Watchdog with WATCHDOG_USEC=-5: nil error, want one")
 	}
 }
@@ -116,11 +122,14 @@ func TestWatchdogReportsFailedPings(t *testing.T) {
 	t.Setenv("WATCHDOG_PID", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	clock := clocktest.New(time.Unix(1_800_000_000, 0))
 	calls := 0
-	err := Watchdog(ctx, func() bool {
+	err := Watchdog(ctx, clock, func() bool {
 		calls++
 		if calls == 3 {
 			cancel() // the third ping is still attempted, then the loop ends
+		} else {
+			clock.Add(time.Millisecond) // the next tick, taken after this ping
 		}
 		return true
 	})

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -20,14 +21,14 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 123456000, time.UTC)
 // fixture is one store file with its clock and replica.
 type fixture struct {
 	path    string
-	clock   *cache.ManualClock
+	clock   *clocktest.Clock
 	replica *cache.Replica
 	src     *Source
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{path: filepath.Join(t.TempDir(), "revokd.db"), clock: cache.NewManualClock(t0)}
+	f := &fixture{path: filepath.Join(t.TempDir(), "revokd.db"), clock: clocktest.New(t0)}
 	f.replica = cache.NewReplica(f.clock, 0, 0)
 	f.src = f.open(t, Config{})
 	return f
@@ -154,7 +155,7 @@ func mustUnban(t *testing.T, s *Source, claim, value string) time.Time {
 // replica and the store both count a denial until exp plus it.
 func newLeewayFixture(t *testing.T, leeway time.Duration) *fixture {
 	t.Helper()
-	f := &fixture{path: filepath.Join(t.TempDir(), "revokd.db"), clock: cache.NewManualClock(t0)}
+	f := &fixture{path: filepath.Join(t.TempDir(), "revokd.db"), clock: clocktest.New(t0)}
 	f.replica = cache.NewReplica(f.clock, 0, leeway)
 	f.src = f.open(t, Config{Leeway: leeway})
 	return f

@@ -51,7 +51,7 @@ type Config struct {
 	// the pipeline's. A denial stores the token's own exp and is in force
 	// until exp plus Leeway, so RevokeToken and pruning count it that far.
 	Leeway time.Duration
-	// PruneInterval is how often Run prunes (wall time); default one minute.
+	// PruneInterval is how often Run prunes, by Clock; default one minute.
 	PruneInterval time.Duration
 	// LockTimeout is how long Open waits for the file lock.
 	LockTimeout time.Duration
@@ -113,6 +113,9 @@ func OpenConfig(cfg Config) (*Source, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open bolt store %s: %w", cfg.Path, err)
 	}
+	// A file this process holds open cannot fall out of contact: an answer
+	// from its replica is never stale.
+	cfg.Replica.StayInTouch()
 	return &Source{
 		db:            db,
 		path:          cfg.Path,
@@ -148,8 +151,8 @@ func initialize(tx *bbolt.Tx) error {
 // Run loads every stored row into the replica, marks it ready, and then
 // prunes on the configured interval until ctx is done. Expired rows loaded
 // are harmless (the replica checks expiry against the clock) and go at the
-// first prune. The interval is wall time; what is expired is decided by the
-// injected clock. Run starts no goroutine.
+// first prune. The interval and what is expired are both the injected
+// clock's, so a test steps the loop by moving it. Run starts no goroutine.
 func (s *Source) Run(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return err
@@ -159,13 +162,13 @@ func (s *Source) Run(ctx context.Context) error {
 	cutoffs, denials := s.replica.Sizes()
 	s.logger.Info("store loaded", "cutoffs", cutoffs, "denials", denials, "version", s.replica.Version())
 
-	t := time.NewTicker(s.pruneInterval)
+	t, tick := s.clock.NewTicker(s.pruneInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-tick:
 		}
 		if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
 			// A failed prune loses nothing; try again next tick.
@@ -217,10 +220,9 @@ func (s *Source) load(ctx context.Context) error {
 }
 
 // Status reports the store as synced once loaded. A local file is always
-// current, so LastContact is now. It takes no lock: the daemon calls it on
-// every validation when --stale-after is set.
+// current, so LastContact is now.
 func (s *Source) Status() cache.SourceStatus {
-	st := cache.SourceStatus{Kind: "bolt", State: cache.StateConnecting, LastContact: s.clock.Now()}
+	st := cache.SourceStatus{Kind: "bolt", State: cache.StateConnecting, LastContact: s.replica.LastContact()}
 	switch {
 	case s.closed.Load():
 		st.State = cache.StateDisconnected

@@ -246,19 +246,20 @@ func TestPruneManyRows(t *testing.T) {
 	}
 }
 
-// TestRunPrunesOnItsInterval drives Run's own loop: the interval is wall
-// time, so a tiny one makes it tick; the test waits for the effect.
+// TestRunPrunesOnItsInterval drives Run's own loop by the clock: once the
+// loop's ticker is armed, moving the clock an interval makes it prune; the
+// test waits for the effect.
 func TestRunPrunesOnItsInterval(t *testing.T) {
 	f := newFixture(t)
 	mustRevokeToken(t, f.src, "short", t0.Add(time.Minute))
 	if err := f.src.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	f.src = f.open(t, Config{PruneInterval: time.Millisecond})
+	f.src = f.open(t, Config{PruneInterval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.src.Run(ctx) }()
-	waitFor(t, "load", func() bool { return f.src.Status().State == cache.StateSynced })
+	f.clock.WaitForWaiters(1) // loaded, and the prune ticker armed
 	f.clock.Add(time.Hour)
 	waitFor(t, "prune", func() bool { _, d := rows(t, f.src); return len(d) == 0 })
 	cancel()

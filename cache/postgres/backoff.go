@@ -7,8 +7,10 @@ import (
 
 // backoff yields reconnect delays that double from min to max, each drawn
 // from [d/2, d] so that daemons cut off together don't return together.
-// The delays are waited on real timers: cache.Clock tells the time but
-// cannot wake anyone, and no expiry decision depends on them.
+// The delays are waited on real timers, not the injected clock: no expiry
+// decision depends on them, and tests that hold their clock still still
+// need the feed to come back. The heartbeat is real time too, for the same
+// reason and because it bounds network I/O through pgx's deadlines.
 type backoff struct {
 	min, max, cur time.Duration
 }

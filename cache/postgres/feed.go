@@ -118,7 +118,7 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	if err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
-	s.touch()
+	s.replica.Touch()
 
 	loadCtx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	start := time.Now()
@@ -127,7 +127,7 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	if err != nil {
 		return false, fmt.Errorf("load snapshot: %w", err)
 	}
-	s.touch()
+	s.replica.Touch()
 	if n >= bigSnapshot {
 		// Growing the replica's maps row by row leaves their outgrown tables
 		// behind as garbage: for 2M rows, tens of MB the runtime would keep
@@ -174,7 +174,7 @@ func (s *Source) listen(ctx context.Context, conn *pgx.Conn) error {
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		if n != nil { // pgx may hand back a buffered notification with an error
-			s.touch()
+			s.replica.Touch()
 			hints = s.hint(hints[:0], n)
 			for len(hints) < maxHints {
 				if n = bufferedNotification(conn); n == nil {
@@ -205,7 +205,7 @@ func (s *Source) listen(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
-		s.touch()
+		s.replica.Touch()
 	}
 }
 
@@ -297,7 +297,7 @@ func (s *Source) readHinted(ctx context.Context, conn *pgx.Conn, hints []change)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
-	s.touch()
+	s.replica.Touch()
 	for _, h := range hints {
 		if v, ok := held[key{h.Kind, h.Claim, h.Key}]; !ok || v < h.Version {
 			s.ignored.Add(1)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/internal/pgtest"
 )
 
@@ -89,7 +90,7 @@ func testLogger(t testing.TB) *slog.Logger {
 type daemon struct {
 	*Source
 	replica *cache.Replica
-	clock   *cache.ManualClock
+	clock   *clocktest.Clock
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -97,7 +98,7 @@ type daemon struct {
 // testConfig is fast to notice faults and to come back from them.
 func testConfig(t testing.TB, url string) Config {
 	// Whole microseconds, the precision of the replica and of LastContact.
-	clock := cache.NewManualClock(time.Now().Truncate(time.Microsecond))
+	clock := clocktest.New(time.Now().Truncate(time.Microsecond))
 	return Config{
 		URL:           url,
 		Replica:       cache.NewReplica(clock, 0, 0),
@@ -125,7 +126,7 @@ func run(t testing.TB, s *Source) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &daemon{Source: s, replica: s.replica, cancel: cancel, done: make(chan error, 1)}
-	d.clock, _ = s.clock.(*cache.ManualClock)
+	d.clock, _ = s.clock.(*clocktest.Clock)
 	go func() { d.done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		d.stop(t)

@@ -69,15 +69,16 @@ func (s *Source) Prune(ctx context.Context) (PruneResult, error) {
 	return res, nil
 }
 
-// pruneLoop prunes the replica and the database every PruneInterval.
+// pruneLoop prunes the replica and the database every PruneInterval, by
+// the clock, so a test steps it by moving the clock.
 func (s *Source) pruneLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PruneInterval)
+	t, tick := s.clock.NewTicker(s.cfg.PruneInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		}
 		cutoffs, denials := s.replica.Prune()
 		// At least WriteTimeout: a short interval must not starve the prune

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestPrune(t *testing.T) {
@@ -30,7 +31,7 @@ func TestPrune(t *testing.T) {
 	if err := conn.QueryRow(context.Background(), "SELECT now()").Scan(&dbNow); err != nil {
 		t.Fatal(err)
 	}
-	clock := cache.NewManualClock(dbNow.Add(2 * 24 * time.Hour)) // two days on
+	clock := clocktest.New(dbNow.Add(2 * 24 * time.Hour)) // two days on
 	cfg.Clock, cfg.Replica = clock, cache.NewReplica(clock, 30*24*time.Hour, 30*time.Minute)
 	cfg.Leeway, cfg.MaxSessionAge = 30*time.Minute, 30*24*time.Hour
 	a := start(t, cfg)
@@ -84,13 +85,14 @@ func TestPruneLoop(t *testing.T) {
 	conn := connect(t, url)
 	mustExec(t, conn, "SELECT revokd.revoke_token('soon', now() + interval '1 minute'), revokd.revoke_token('later', now() + interval '1 day')")
 	cfg := testConfig(t, url)
-	cfg.PruneInterval = 5 * time.Millisecond
+	cfg.PruneInterval = time.Hour
 	a := start(t, cfg)
 	a.waitSynced(t)
 	if _, denials := a.replica.Sizes(); denials != 2 {
 		t.Fatalf("replica holds %d denials, want 2", denials)
 	}
-	a.clock.Add(time.Hour) // 'soon' has expired by the daemon's clock
+	a.clock.WaitForWaiters(1) // the prune loop's ticker
+	a.clock.Add(time.Hour)    // 'soon' has expired by the daemon's clock, and the loop ticks
 	waitFor(t, "replica pruned", func() bool { _, d := a.replica.Sizes(); return d == 1 })
 	waitFor(t, "database pruned", func() bool {
 		var n int
@@ -158,7 +160,7 @@ func TestDenialLastsForEachDaemonsLeeway(t *testing.T) {
 
 	daemonWith := func(leeway time.Duration) *daemon {
 		cfg := testConfig(t, url)
-		clock := cache.NewManualClock(dbNow)
+		clock := clocktest.New(dbNow)
 		cfg.Clock, cfg.Replica, cfg.Leeway = clock, cache.NewReplica(clock, 0, leeway), leeway
 		cfg.Heartbeat = time.Minute
 		d := start(t, cfg)

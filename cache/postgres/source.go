@@ -99,11 +99,10 @@ type Source struct {
 	connConfig *pgx.ConnConfig // the feed's own connection
 	pool       *pgxpool.Pool   // writes and pruning
 
-	running     atomic.Bool
-	state       atomic.Int32 // index into stateNames
-	lastContact atomic.Int64 // unix micros by clock; 0 before the first contact
-	reconnects  atomic.Int64
-	ignored     atomic.Int64 // notifications ignored: unusable, or not backed by the tables
+	running    atomic.Bool
+	state      atomic.Int32 // index into stateNames
+	reconnects atomic.Int64
+	ignored    atomic.Int64 // notifications ignored: unusable, or not backed by the tables
 
 	// For tests and diagnostics.
 	attempts    atomic.Int64  // feed connection attempts
@@ -242,20 +241,15 @@ func refused(err error) bool {
 // for every validation.
 func (s *Source) Status() cache.SourceStatus {
 	st := cache.SourceStatus{
-		Kind:       "postgres",
-		State:      stateNames[s.state.Load()],
-		Reconnects: s.reconnects.Load(),
+		Kind:        "postgres",
+		State:       stateNames[s.state.Load()],
+		LastContact: s.replica.LastContact(),
+		Reconnects:  s.reconnects.Load(),
 
 		NotificationsIgnored: s.ignored.Load(),
 	}
-	if m := s.lastContact.Load(); m != 0 {
-		st.LastContact = time.UnixMicro(m)
-	}
 	return st
 }
-
-// touch records contact with the database now, by the clock.
-func (s *Source) touch() { s.lastContact.Store(s.clock.Now().UnixMicro()) }
 
 // Close releases the write pool. Run must have returned.
 func (s *Source) Close() error {

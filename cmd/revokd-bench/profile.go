@@ -14,10 +14,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/cache/bolt"
 	"github.com/revokd/revokd/daemon"
 	"github.com/revokd/revokd/daemon/pipeline"
@@ -126,9 +124,9 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-// startInProcessDaemon wires pipeline, replica, embedded store, service and
-// server as `revokd serve --data-dir` does, and serves on socket until the
-// returned stop is called.
+// startInProcessDaemon assembles the daemon with daemon.New, as `revokd
+// serve --data-dir` does, and serves on socket until the returned stop is
+// called.
 func startInProcessDaemon(ctx context.Context, keys *Keys, dir, socket string, log *slog.Logger) (func(), error) {
 	var pems [][]byte
 	for _, k := range []any{&keys.RSA.PublicKey, &keys.EC.PublicKey, keys.Ed.Public()} {
@@ -138,42 +136,28 @@ func startInProcessDaemon(ctx context.Context, keys *Keys, dir, socket string, l
 		}
 		pems = append(pems, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	}
-	clock := cache.SystemClock{}
-	replica := cache.NewReplica(clock, 0, 0)
-	p, err := pipeline.New(pipeline.Config{HMACSecret: keys.HMAC, PublicKeyPEMs: pems, Clock: clock, Replica: replica, Leeway: baselineLeeway})
+	d, err := daemon.New(daemon.Options{
+		Pipeline: pipeline.Config{HMACSecret: keys.HMAC, PublicKeyPEMs: pems, Leeway: baselineLeeway},
+		Logger:   log,
+		Version:  "bench",
+		Bolt:     &bolt.Config{Path: filepath.Join(dir, "revokd.db")},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
-	}
-	src, err := bolt.OpenConfig(bolt.Config{Path: filepath.Join(dir, "revokd.db"), Replica: replica, Clock: clock, Logger: log})
-	if err != nil {
-		p.Close()
-		return nil, fmt.Errorf("embedded store: %w", err)
+		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	ln, err := daemon.Listen(socket, 0o600)
 	if err != nil {
-		src.Close()
-		p.Close()
+		d.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	srv := daemon.NewServer(daemon.Config{Backend: daemon.NewService(p, replica, src, clock, 0, nil), Logger: log, Version: "bench"})
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	exited := make(chan struct{}, 2) // either part ending early ends the wait below
-	wg.Go(func() { errs[0] = src.Run(ctx); exited <- struct{}{} })
-	wg.Go(func() { errs[1] = srv.Serve(ctx, ln); exited <- struct{}{} })
+	var runErr error
+	exited := make(chan struct{}) // Run ending early ends the wait below
+	go func() { runErr = d.Run(ctx, ln); close(exited) }()
 	stop := func() error {
 		cancel()
-		wg.Wait()
-		src.Close()
-		p.Close()
-		var failed []error
-		for _, err := range errs {
-			if err != nil && !errors.Is(err, context.Canceled) {
-				failed = append(failed, err)
-			}
-		}
-		return errors.Join(failed...)
+		<-exited
+		return errors.Join(runErr, d.Close())
 	}
 	deadline := time.NewTimer(time.Minute)
 	defer deadline.Stop()

@@ -10,7 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/cache/bolt"
@@ -102,74 +103,83 @@ type daemonRun struct {
 
 func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	o := d.opts
-	clock := cache.SystemClock{}
-	replica := cache.NewReplica(clock, o.maxSessionAge, o.leeway)
-
-	// The pipeline asks on every answer whether the source has been silent
-	// too long. It is built before the source is opened, so that a bad key
-	// fails before the socket or the store is touched; the check is bound
-	// to the source once there is one, before the first request.
-	var stale func() bool
-	pcfg.Clock, pcfg.Replica = clock, replica
-	if o.staleAfter > 0 {
-		pcfg.Stale = func() bool { return stale() }
-	}
-	p, err := pipeline.New(pcfg)
+	opts, err := d.options(pcfg)
 	if err != nil {
-		return configError{fmt.Errorf("validation settings: %w", err)}
+		return err
 	}
-	defer p.Close()
+	// New checks keys and settings before the socket or the store is
+	// touched: a bad one fails with exit 2 and changes nothing.
+	dm, err := daemon.New(opts)
+	if err != nil {
+		return configError{err}
+	}
+	defer func() {
+		if err := dm.Close(); err != nil {
+			d.log.Error("close", "err", err)
+		}
+	}()
 
-	// The socket comes first: a second daemon pointed at a live socket must
-	// fail on that, with that message, before touching the store the first
-	// one holds.
+	// The socket comes before the store, which Run opens: a second daemon
+	// pointed at a live socket must fail on that, with that message, before
+	// touching the store the first one holds.
 	ln, err := d.listen()
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 
-	src, err := d.openSource(ctx, replica, clock)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := src.Close(); err != nil {
-			d.log.Error("close source", "err", err)
-		}
-	}()
-
-	stale = daemon.StaleFunc(src, clock, o.staleAfter)
-	svc := daemon.NewService(p, replica, src, clock, o.staleAfter, o.cutoffClaims.list)
-	srv := daemon.NewServer(daemon.Config{
-		Backend:        svc,
-		Logger:         d.log,
-		Version:        revokdVersion(),
-		Clock:          clock,
-		WriteUIDs:      o.writeUIDs,
-		WriteGIDs:      o.writeGIDs,
-		MaxConns:       o.maxConns,
-		MaxConnsPerUID: o.maxConnsPerUID, // 0: half of MaxConns
-	})
-
-	g := newGroup(ctx)
-	g.Go("source", src.Run)
-	g.Go("server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	g.Go("readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) })
-	g.Go("watchdog", func(ctx context.Context) error { return d.watchdog(ctx, svc) })
+	replica := dm.Replica()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(daemon.Part(ctx, "daemon", func(ctx context.Context) error { return dm.Run(ctx, ln) }))
+	g.Go(daemon.Part(ctx, "readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) }))
+	g.Go(daemon.Part(ctx, "watchdog", func(ctx context.Context) error { return d.watchdog(ctx, opts.Clock, replica) }))
 	if o.tokenCacheMB > 0 && !operatorSetMemoryLimit() {
-		g.Go("memory-limit", func(ctx context.Context) error {
+		g.Go(daemon.Part(ctx, "memory-limit", func(ctx context.Context) error {
 			return followMemoryLimit(ctx, int64(o.tokenCacheMB)<<20, replica, d.log)
-		})
-	}
-	if stale != nil {
-		g.Go("staleness", func(ctx context.Context) error { return d.logStaleness(ctx, stale) })
+		}))
 	}
 	err = g.Wait()
 	if err == nil {
 		d.log.Info("stopped", "socket", o.socket)
 	}
 	return err
+}
+
+// options turns serve's flags into the daemon's options. It touches
+// nothing: finding the default data directory only reads the environment.
+func (d *daemonRun) options(pcfg pipeline.Config) (daemon.Options, error) {
+	o := d.opts
+	opts := daemon.Options{
+		Pipeline: pcfg,
+		Server: daemon.Config{
+			WriteUIDs:      o.writeUIDs,
+			WriteGIDs:      o.writeGIDs,
+			MaxConns:       o.maxConns,
+			MaxConnsPerUID: o.maxConnsPerUID, // 0: half of MaxConns
+		},
+		Clock:      cache.SystemClock{},
+		Logger:     d.log,
+		Version:    revokdVersion(),
+		StaleAfter: o.staleAfter,
+	}
+	if o.databaseURL != "" {
+		opts.Postgres = &postgres.Config{
+			URL:           o.databaseURL,
+			Heartbeat:     o.heartbeat,
+			PruneInterval: o.pruneInterval,
+			Migrate:       o.migrate,
+		}
+		return opts, nil
+	}
+	dir := o.dataDir
+	if dir == "" {
+		var err error
+		if dir, err = defaultDataDir("revokd"); err != nil {
+			return opts, err
+		}
+	}
+	opts.Bolt = &bolt.Config{Path: filepath.Join(dir, storeFile), PruneInterval: o.pruneInterval}
+	return opts, nil
 }
 
 // listen takes the socket systemd passed (revokd.socket), if any, or opens
@@ -201,66 +211,15 @@ func (d *daemonRun) listen() (net.Listener, error) {
 	return ln, nil
 }
 
-func (d *daemonRun) openSource(ctx context.Context, replica *cache.Replica, clock cache.Clock) (cache.Source, error) {
-	o := d.opts
-	if o.databaseURL != "" {
-		src, err := postgres.Open(ctx, postgres.Config{
-			URL:           o.databaseURL,
-			Replica:       replica,
-			Clock:         clock,
-			Logger:        d.log,
-			Heartbeat:     o.heartbeat,
-			PruneInterval: o.pruneInterval,
-			Leeway:        o.leeway,
-			MaxSessionAge: o.maxSessionAge,
-			Migrate:       o.migrate,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("open PostgreSQL source: %w", err)
-		}
-		return src, nil
-	}
-	dir := o.dataDir
-	if dir == "" {
-		var err error
-		if dir, err = defaultDataDir("revokd"); err != nil {
-			return nil, err
-		}
-	}
-	if err := ensureDir(dir); err != nil {
-		return nil, err
-	}
-	src, err := bolt.OpenConfig(bolt.Config{
-		Path:          filepath.Join(dir, storeFile),
-		Replica:       replica,
-		Clock:         clock,
-		Logger:        d.log,
-		MaxSessionAge: o.maxSessionAge,
-		Leeway:        o.leeway,
-		PruneInterval: o.pruneInterval,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return src, nil
-}
-
 // announceReady waits for the first snapshot, then says the daemon is ready
 // (and, in dev mode, how to try it). It then waits for the end, as the
 // group's tasks do.
 func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) error {
-	// The Source interface has no "ready" signal: a short poll costs nothing
-	// next to loading a snapshot.
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !replica.Ready() {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-replica.Loaded():
 	}
-	t.Stop()
 	cutoffs, denials := replica.Sizes()
 	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "version", revokdVersion())
 	if err := systemd.Ready(); err != nil {
@@ -282,8 +241,8 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 // database being away is no fault a restart could fix, and a restart would
 // throw away the revocations the daemon still enforces. Without a watchdog
 // it just waits for the end.
-func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
-	err := systemd.Watchdog(ctx, svc.Ready)
+func (d *daemonRun) watchdog(ctx context.Context, clock cache.Clock, replica *cache.Replica) error {
+	err := systemd.Watchdog(ctx, clock, replica.Ready)
 	if err != nil {
 		// A missed ping is systemd's to judge; it is no reason to stop.
 		d.log.Warn("systemd watchdog", "err", err)
@@ -291,32 +250,3 @@ func (d *daemonRun) watchdog(ctx context.Context, svc *daemon.Service) error {
 	<-ctx.Done()
 	return nil
 }
-
-// logStaleness says when --stale-after starts failing answers closed and
-// when it stops: every answer in between is "unavailable", and the log is
-// where an operator looks for why.
-func (d *daemonRun) logStaleness(ctx context.Context, stale func() bool) error {
-	t := time.NewTicker(staleCheckEvery)
-	defer t.Stop()
-	was := false
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		now := stale()
-		switch {
-		case now && !was:
-			d.log.Warn("no contact with the revocation store for longer than --stale-after: every validation answers unavailable until it is back",
-				"stale_after", d.opts.staleAfter)
-		case !now && was:
-			d.log.Info("in contact with the revocation store again: validations answer normally")
-		}
-		was = now
-	}
-}
-
-// staleCheckEvery is how often logStaleness looks; only the log waits for
-// it, never an answer.
-const staleCheckEvery = 250 * time.Millisecond

@@ -53,9 +53,11 @@ type Config struct {
 	Clock   cache.Clock    // default cache.SystemClock
 	Replica *cache.Replica // required: the revocation state every answer is checked against
 
-	// Stale, when set and returning true, makes every answer "unavailable":
-	// the replica may be missing revocations, and failing closed is the policy.
-	Stale func() bool
+	// StaleAfter, when positive, makes every answer "unavailable" once the
+	// replica has gone this long without contact with its store
+	// (cache.Replica.Stale): it may be missing revocations, and failing
+	// closed is the policy. The --stale-after flag.
+	StaleAfter time.Duration
 }
 
 // settings is a Config with defaults applied and checked.
@@ -88,6 +90,9 @@ func (cfg Config) settle() (*settings, error) {
 	}
 	if s.Leeway < 0 {
 		errs = append(errs, fmt.Errorf("leeway %s is negative", s.Leeway))
+	}
+	if s.StaleAfter < 0 {
+		errs = append(errs, fmt.Errorf("stale after %s is negative", s.StaleAfter))
 	}
 	if s.MaxSessionAge < 0 {
 		errs = append(errs, fmt.Errorf("max session age %s is negative", s.MaxSessionAge))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // vectorsDir is where the shared vectors live: CI clones the repository next
@@ -114,7 +115,7 @@ func TestConformance(t *testing.T) {
 	pipes := map[string]*pipeline.Pipeline{}
 	for name, prof := range vf.Profiles {
 		cfg := profileConfig(t, prof)
-		cfg.Clock = cache.NewManualClock(now)
+		cfg.Clock = clocktest.New(now)
 		cfg.Replica = cache.NewReplica(cfg.Clock, cfg.MaxSessionAge, cfg.Leeway)
 		cfg.Replica.SetReady()
 		p, err := pipeline.New(cfg)

@@ -13,6 +13,7 @@ import (
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // FuzzValidate feeds the pipeline arbitrary tokens, seeded with the shared
@@ -67,7 +68,7 @@ func FuzzValidate(f *testing.F) {
 	} {
 		f.Add(signHS256(cfg.HMACSecret, `{"alg":"HS256","typ":"JWT"}`, payload))
 	}
-	clock := cache.NewManualClock(now)
+	clock := clocktest.New(now)
 	cfg.Clock = clock
 	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge, cfg.Leeway)
 	cfg.Replica.SetReady()

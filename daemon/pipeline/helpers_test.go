@@ -19,6 +19,7 @@ import (
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {
@@ -86,7 +87,7 @@ func allKeysConfig(t testing.TB) pipeline.Config {
 // fixture is a pipeline at t0 with its own clock and replica.
 type fixture struct {
 	t       testing.TB
-	clock   *cache.ManualClock
+	clock   *clocktest.Clock
 	replica *cache.Replica
 	p       *pipeline.Pipeline
 }
@@ -99,9 +100,10 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 		base := allKeysConfig(t)
 		cfg.HMACSecret, cfg.PublicKeyPEMs = base.HMACSecret, base.PublicKeyPEMs
 	}
-	f := &fixture{t: t, clock: cache.NewManualClock(t0)}
+	f := &fixture{t: t, clock: clocktest.New(t0)}
 	f.replica = cache.NewReplica(f.clock, cfg.MaxSessionAge, cfg.Leeway)
 	f.replica.SetReady()
+	f.replica.Touch()
 	cfg.Clock, cfg.Replica = f.clock, f.replica
 	p, err := pipeline.New(cfg)
 	if err != nil {
@@ -111,6 +113,10 @@ func newFixture(t testing.TB, cfg pipeline.Config) *fixture {
 	f.p = p
 	return f
 }
+
+// loseContact moves the clock a minute on with no word from the store,
+// past the --stale-after policies the tests set.
+func (f *fixture) loseContact() { f.clock.Add(time.Minute) }
 
 // cutoff sets a cutoff with the next version.
 func (f *fixture) cutoff(claim, value string, before time.Time) {

@@ -139,7 +139,7 @@ func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 	}
 	// Before the first snapshot the replica knows of no revocation at all:
 	// answering from it would let every revoked token through.
-	if !p.replica.Ready() || (p.cfg.Stale != nil && p.cfg.Stale()) {
+	if p.replica.Stale(now, p.cfg.StaleAfter) {
 		return Result{Reason: client.ReasonUnavailable, Token: v}
 	}
 	rej := p.replica.Reject(v.Cutoffs, v.SessionStart.UnixMicro(), v.ID, v.altID, now.UnixMicro())

@@ -281,10 +281,12 @@ func TestReasons(t *testing.T) {
 			setup: func(f *fixture, _ string) { f.cutoff("tenant", "acme", t0) }, reason: client.ReasonClaimRevoked},
 		{name: "cutoff on a claim not configured", token: func(t *testing.T) string { return hs256(t, with(valid, claims{"tenant": "acme"})) },
 			setup: func(f *fixture, _ string) { f.cutoff("tenant", "acme", t0) }},
-		{name: "unavailable", cfg: pipeline.Config{Stale: func() bool { return true }},
-			token: func(t *testing.T) string { return hs256(t, valid) }, reason: client.ReasonUnavailable},
-		{name: "expired beats unavailable", cfg: pipeline.Config{Stale: func() bool { return true }},
-			token: func(t *testing.T) string { return hs256(t, with(valid, claims{"exp": t0.Unix() - 1})) }, reason: client.ReasonExpired},
+		{name: "unavailable", cfg: pipeline.Config{StaleAfter: time.Second},
+			token: func(t *testing.T) string { return hs256(t, valid) },
+			setup: func(f *fixture, _ string) { f.loseContact() }, reason: client.ReasonUnavailable},
+		{name: "expired beats unavailable", cfg: pipeline.Config{StaleAfter: time.Second},
+			token: func(t *testing.T) string { return hs256(t, with(valid, claims{"exp": t0.Unix() - 1})) },
+			setup: func(f *fixture, _ string) { f.loseContact() }, reason: client.ReasonExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

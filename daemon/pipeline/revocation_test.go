@@ -15,6 +15,7 @@ import (
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // micro is t0 plus a number of microseconds.
@@ -182,11 +183,10 @@ func TestECDSATwinDenied(t *testing.T) {
 // TestCacheHitRechecks checks that an answer from the verified-token cache
 // still follows the clock, the replica and staleness.
 func TestCacheHitRechecks(t *testing.T) {
-	stale := false
 	f := newFixture(t, pipeline.Config{
 		MaxSessionAge: 2 * time.Hour,
 		Leeway:        10 * time.Second,
-		Stale:         func() bool { return stale },
+		StaleAfter:    time.Second,
 	})
 	c := with(baseClaims(), claims{"nbf": t0.Unix() + 60})
 	tok := hs256(t, c)
@@ -205,15 +205,15 @@ func TestCacheHitRechecks(t *testing.T) {
 		do     func()
 		reason string
 	}{
-		{"active from the cache", tok, func() {}, ""},
-		{"stale", tok, func() { stale = true }, client.ReasonUnavailable},
-		{"fresh again", tok, func() { stale = false }, ""},
+		{"active from the cache", tok, f.replica.Touch, ""},
+		{"stale", tok, f.loseContact, client.ReasonUnavailable},
+		{"fresh again", tok, f.replica.Touch, ""},
 		{"denied by jti", tok, func() { f.deny("jti-1") }, client.ReasonRevoked},
 		{"jti-less token active", noJTI, func() {}, ""},
 		{"denied by sha256 id", noJTI, func() { f.deny(pipeline.TokenID(noJTI)) }, client.ReasonRevoked},
 		{"subject revoked", noJTI, func() { f.cutoff("sub", "alice", t0) }, client.ReasonSubjectRevoked},
-		{"expired within leeway", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 5*time.Second)) }, client.ReasonSubjectRevoked},
-		{"expired", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 10*time.Second)) }, client.ReasonExpired},
+		{"expired within leeway", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 5*time.Second)); f.replica.Touch() }, client.ReasonSubjectRevoked},
+		{"expired", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 10*time.Second)); f.replica.Touch() }, client.ReasonExpired},
 	}
 	for _, s := range steps {
 		waitForHit(t, f, s.token)
@@ -318,7 +318,7 @@ func TestConcurrentValidate(t *testing.T) {
 // passes every other check is unavailable, and one that fails keeps its own
 // reason.
 func TestReplicaNotReadyIsUnavailable(t *testing.T) {
-	clock := cache.NewManualClock(t0)
+	clock := clocktest.New(t0)
 	replica := cache.NewReplica(clock, 0, 0)
 	p, err := pipeline.New(pipeline.Config{HMACSecret: keys().hmac, Clock: clock, Replica: replica})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/clocktest"
 )
 
 // NewSource returns a fresh, empty source, the replica it keeps and the
@@ -22,7 +23,7 @@ import (
 // it must then be within skew of the returned clock. The suite never moves
 // the clock; it places every time it writes days away from now, so each
 // check holds whichever of the two clocks the store reads.
-type NewSource func(t *testing.T) (cache.Source, *cache.Replica, *cache.ManualClock)
+type NewSource func(t *testing.T) (cache.Source, *cache.Replica, *clocktest.Clock)
 
 // skew is how far a store's own clock may be from the one NewSource returns.
 const skew = time.Hour

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/revokd/revokd/cache/postgres/pgtest"
 )
 

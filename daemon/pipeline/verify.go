@@ -10,8 +10,9 @@ import (
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // understoodCrit lists the header parameters revokd implements for "crit"
@@ -27,7 +28,7 @@ func (p *Pipeline) verify(token string) Result {
 		return Result{Reason: reason}
 	}
 	if alg == "none" || !p.allowed[alg] {
-		return Result{Reason: client.ReasonUnsupportedAlg}
+		return Result{Reason: apitype.ReasonUnsupportedAlg}
 	}
 	keyfunc, reason := p.keys.choose(kid, hasKid, alg)
 	if reason != "" {
@@ -45,29 +46,29 @@ func (p *Pipeline) verify(token string) Result {
 	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
 		// The signature did not verify, or the token could not be read.
 		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			return Result{Reason: client.ReasonBadSignature}
+			return Result{Reason: apitype.ReasonBadSignature}
 		}
-		return Result{Reason: client.ReasonMalformed}
+		return Result{Reason: apitype.ReasonMalformed}
 	case errors.Is(err, jwt.ErrInvalidType):
-		staticReason = client.ReasonMalformed
+		staticReason = apitype.ReasonMalformed
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		staticReason = client.ReasonMissingClaim
+		staticReason = apitype.ReasonMissingClaim
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		staticReason = client.ReasonBadIssuer
+		staticReason = apitype.ReasonBadIssuer
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		staticReason = client.ReasonBadAudience
+		staticReason = apitype.ReasonBadAudience
 	case errors.Is(err, jwt.ErrTokenExpired):
-		timeReason = client.ReasonExpired
+		timeReason = apitype.ReasonExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		timeReason = client.ReasonNotYetValid
+		timeReason = apitype.ReasonNotYetValid
 	default:
-		staticReason = client.ReasonMalformed
+		staticReason = apitype.ReasonMalformed
 	}
 
 	// The signature verified: from here on the answer carries the token.
 	v, policyReason, err := p.build(token, alg, &claims)
 	if err != nil {
-		return Result{Reason: client.ReasonMalformed}
+		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if staticReason == "" {
 		staticReason = policyReason
@@ -95,36 +96,36 @@ func parseHeader(token string) (alg, kid string, hasKid bool, reason string) {
 	body, sig, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || head == "" || body == "" ||
 		!base64url(head) || !base64url(body) || !base64url(sig) {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(head)
 	if err != nil || !json.Valid(raw) {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	// Members read as encoding/json would read them into a map, which is
 	// how golang-jwt reads the header: names match exactly, the last of a
 	// repeated name wins.
 	h := payload{raw: raw}
 	if h.fields, err = splitObject(raw); err != nil {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	// Present at all, even as null, "crit" must list what we understand.
 	if v, _ := h.get("crit"); v != nil {
 		var crit []string
 		if json.Unmarshal(v, &crit) != nil || len(crit) == 0 {
-			return "", "", false, client.ReasonMalformed
+			return "", "", false, apitype.ReasonMalformed
 		}
 		for _, name := range crit {
 			if !understoodCrit[name] {
-				return "", "", false, client.ReasonMalformed
+				return "", "", false, apitype.ReasonMalformed
 			}
 		}
 	}
 	if alg, err = h.str("alg"); err != nil || alg == "" {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	if kid, err = h.str("kid"); err != nil {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	_, hasKid = h.get("kid")
 	return alg, kid, hasKid, ""
@@ -154,7 +155,7 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 	var reason string
 	missing := func() {
 		if reason == "" {
-			reason = client.ReasonMissingClaim
+			reason = apitype.ReasonMissingClaim
 		}
 	}
 

@@ -93,8 +93,10 @@ func (h *handlers) revoke(ctx context.Context, p Peer, req apitype.RevokeRequest
 	return h.backend.Revoke(ctx, req)
 }
 
-// checkSubject catches missing fields; which claims are allowed, and how
-// "sub" combines with "claim", is the backend's call.
+// checkSubject catches missing fields in revoke-all and unban, for every
+// Backend (Service runs it again, as it may be called on its own); which
+// claims are allowed, and how "sub" combines with "claim", is the backend's
+// call.
 func checkSubject(sub, claim, value string) error {
 	switch {
 	case sub == "" && claim == "":

@@ -93,16 +93,17 @@ func (s *Service) Revoke(ctx context.Context, req apitype.RevokeRequest) (apityp
 }
 
 // cutoffKey resolves a request's subject or (claim, value) to a configured
-// cutoff claim.
+// cutoff claim. The handlers have checked the fields already, but a Service
+// may be called without them, so it runs the same check (checkSubject).
 func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
+	if err := checkSubject(sub, claim, value); err != nil {
+		return "", "", err
+	}
 	if sub != "" {
 		if claim != "" && claim != "sub" || value != "" && value != sub {
 			return "", "", badRequest(`give "sub", or "claim" and "value", not both`)
 		}
 		claim, value = "sub", sub
-	}
-	if claim == "" || value == "" {
-		return "", "", badRequest(`missing "sub" (or "claim" and "value")`)
 	}
 	if !slices.Contains(s.cutoffClaims, claim) {
 		return "", "", badRequest("claim %q carries no cutoffs; configured: %v", claim, s.cutoffClaims)

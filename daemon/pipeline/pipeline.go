@@ -125,6 +125,11 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result { return p.decide(v,
 
 // decide is check; with early set it judges a token that is not yet valid
 // as it will be judged once its time comes, by everything else.
+//
+// Its tests run in the precedence order of their reasons (precedence.go),
+// so the first that applies wins without calling winner: a hit does no
+// work its answer does not need, and takes the replica's lock only when
+// nothing outranks revocation.
 func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 	// The same comparisons golang-jwt makes for exp and nbf, so a hit and a
 	// miss always agree. iat and the session start are held to the same

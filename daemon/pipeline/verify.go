@@ -22,6 +22,9 @@ import (
 var understoodCrit = map[string]bool{}
 
 // verify runs the full pipeline on a token the cache did not answer for.
+// Its stages follow the precedence of reasons (precedence.go): each stops
+// at a reason no later stage could beat, and where reasons meet, winner
+// picks.
 func (p *Pipeline) verify(token string) Result {
 	alg, kid, hasKid, reason := parseHeader(token)
 	if reason != "" {
@@ -37,32 +40,17 @@ func (p *Pipeline) verify(token string) Result {
 
 	var claims payload
 	_, err := p.parser.ParseWithClaims(token, &claims, keyfunc)
-	// staticReason is a reason that holds whatever the clock says; a
-	// timeReason may change as the clock moves, so it does not stop the
-	// token from being cached.
-	var staticReason, timeReason string
-	switch {
+	switch { // reason becomes golang-jwt's verdict on the claims
 	case err == nil:
 	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
-		// The signature did not verify, or the token could not be read.
+		// The signature did not verify, or the token could not be read:
+		// nothing in the payload can be trusted, so nothing more is judged.
 		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 			return Result{Reason: apitype.ReasonBadSignature}
 		}
 		return Result{Reason: apitype.ReasonMalformed}
-	case errors.Is(err, jwt.ErrInvalidType):
-		staticReason = apitype.ReasonMalformed
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		staticReason = apitype.ReasonMissingClaim
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		staticReason = apitype.ReasonBadIssuer
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		staticReason = apitype.ReasonBadAudience
-	case errors.Is(err, jwt.ErrTokenExpired):
-		timeReason = apitype.ReasonExpired
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		timeReason = apitype.ReasonNotYetValid
 	default:
-		staticReason = apitype.ReasonMalformed
+		reason = claimsReason(err)
 	}
 
 	// The signature verified: from here on the answer carries the token.
@@ -70,20 +58,19 @@ func (p *Pipeline) verify(token string) Result {
 	if err != nil {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
-	if staticReason == "" {
-		staticReason = policyReason
-	}
-	if staticReason != "" {
-		return Result{Reason: staticReason, Token: v}
+	reason = winner(reason, policyReason)
+	if reason != "" && !clockReason(reason) {
+		return Result{Reason: reason, Token: v}
 	}
 
 	if p.cache != nil {
 		p.cache.Set(token, v, v.cost())
 	}
 	r := p.check(v, p.clock.Now())
-	if r.Active() && timeReason != "" {
-		// golang-jwt read the clock a moment earlier; keep its verdict.
-		r.Reason = timeReason
+	if w := winner(reason, r.Reason); w != r.Reason {
+		// golang-jwt read the clock a moment earlier; its verdict stands
+		// where it wins.
+		r = Result{Reason: w, Token: v}
 	}
 	return r
 }

@@ -28,7 +28,8 @@ func ExampleClient_Validate() {
 	}
 	fmt.Println(resp.Active, resp.Sub)
 
-	// A token that fails is not an error: the answer says why.
+	// A token that fails is not an error: the answer says why, with one of
+	// apitype.Reasons (apitype.ReasonMalformed here).
 	resp, err = c.Validate(context.Background(), "not-a-jwt")
 	if err != nil {
 		log.Fatal(err)

@@ -1,6 +1,7 @@
-// Package client talks to a revokd daemon over its Unix socket, and defines
-// every request and response body of the socket API (the daemon imports this
-// package, never the reverse).
+// Package client talks to a revokd daemon over its Unix socket. The request
+// and answer bodies, reasons and error codes it sends and returns are those
+// of package apitype, which the daemon imports too; the daemon never imports
+// this package.
 //
 // The zero Client works: it finds the socket in its Socket field, else in the
 // REVOKD_SOCKET environment variable, else at the default path (see

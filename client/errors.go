@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // Error is a failed call: either the daemon answered with a request error
@@ -20,9 +22,9 @@ type Error struct {
 // Sentinel errors to match with errors.Is. A sentinel matches any *Error with
 // the same Code.
 var (
-	ErrBadRequest  = &Error{Code: CodeBadRequest}
-	ErrForbidden   = &Error{Code: CodeForbidden}
-	ErrUnavailable = &Error{Code: CodeUnavailable}
+	ErrBadRequest  = &Error{Code: apitype.CodeBadRequest}
+	ErrForbidden   = &Error{Code: apitype.CodeForbidden}
+	ErrUnavailable = &Error{Code: apitype.CodeUnavailable}
 )
 
 func (e *Error) Error() string {
@@ -66,26 +68,26 @@ func IsForbidden(err error) bool { return errors.Is(err, ErrForbidden) }
 func unavailable(what string, err error) *Error {
 	var refused *refusedError
 	if errors.As(err, &refused) {
-		return &Error{Code: CodeUnavailable, Message: refused.msg, Err: refused}
+		return &Error{Code: apitype.CodeUnavailable, Message: refused.msg, Err: refused}
 	}
-	return &Error{Code: CodeUnavailable, Message: what, Err: fmt.Errorf("%s: %w", what, err)}
+	return &Error{Code: apitype.CodeUnavailable, Message: what, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
 // statusForCode maps an error code to its HTTP status, for NDJSON error lines
 // that carry only the code.
 func statusForCode(code string) int {
 	switch code {
-	case CodeBadRequest:
+	case apitype.CodeBadRequest:
 		return http.StatusBadRequest
-	case CodeForbidden:
+	case apitype.CodeForbidden:
 		return http.StatusForbidden
-	case CodeNotFound:
+	case apitype.CodeNotFound:
 		return http.StatusNotFound
-	case CodeMethodNotAllowed:
+	case apitype.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case CodeTooLarge:
+	case apitype.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case CodeUnavailable:
+	case apitype.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -97,18 +99,18 @@ func statusForCode(code string) int {
 func codeForStatus(status int) string {
 	switch status {
 	case http.StatusBadRequest:
-		return CodeBadRequest
+		return apitype.CodeBadRequest
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return CodeForbidden
+		return apitype.CodeForbidden
 	case http.StatusNotFound:
-		return CodeNotFound
+		return apitype.CodeNotFound
 	case http.StatusMethodNotAllowed:
-		return CodeMethodNotAllowed
+		return apitype.CodeMethodNotAllowed
 	case http.StatusRequestEntityTooLarge:
-		return CodeTooLarge
+		return apitype.CodeTooLarge
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return CodeUnavailable
+		return apitype.CodeUnavailable
 	default:
-		return CodeInternal
+		return apitype.CodeInternal
 	}
 }

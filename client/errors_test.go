@@ -8,22 +8,23 @@ import (
 	"testing"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestErrorMatching(t *testing.T) {
-	refused := &client.Error{Code: client.CodeUnavailable, Err: fmt.Errorf("dial: %w", syscall.ECONNREFUSED)}
+	refused := &client.Error{Code: apitype.CodeUnavailable, Err: fmt.Errorf("dial: %w", syscall.ECONNREFUSED)}
 	tests := []struct {
 		name                           string
 		err                            error
 		badRequest, forbidden, unavail bool
 		wrapsRefused, wrapsDeadline    bool
 	}{
-		{name: "400", err: &client.Error{Status: 400, Code: client.CodeBadRequest}, badRequest: true},
-		{name: "403 wrapped", err: fmt.Errorf("revoke: %w", &client.Error{Status: 403, Code: client.CodeForbidden}), forbidden: true},
-		{name: "503", err: &client.Error{Status: 503, Code: client.CodeUnavailable}, unavail: true},
+		{name: "400", err: &client.Error{Status: 400, Code: apitype.CodeBadRequest}, badRequest: true},
+		{name: "403 wrapped", err: fmt.Errorf("revoke: %w", &client.Error{Status: 403, Code: apitype.CodeForbidden}), forbidden: true},
+		{name: "503", err: &client.Error{Status: 503, Code: apitype.CodeUnavailable}, unavail: true},
 		{name: "refused", err: refused, unavail: true, wrapsRefused: true},
-		{name: "deadline", err: &client.Error{Code: client.CodeUnavailable, Err: context.DeadlineExceeded}, unavail: true, wrapsDeadline: true},
-		{name: "404", err: &client.Error{Status: 404, Code: client.CodeNotFound}},
+		{name: "deadline", err: &client.Error{Code: apitype.CodeUnavailable, Err: context.DeadlineExceeded}, unavail: true, wrapsDeadline: true},
+		{name: "404", err: &client.Error{Status: 404, Code: apitype.CodeNotFound}},
 		{name: "plain error", err: errors.New("boom")},
 	}
 	for _, tc := range tests {
@@ -48,7 +49,7 @@ func TestErrorMatching(t *testing.T) {
 }
 
 func TestErrorIsMatchesStatus(t *testing.T) {
-	err := &client.Error{Status: 413, Code: client.CodeTooLarge, Message: "line over 1 MiB"}
+	err := &client.Error{Status: 413, Code: apitype.CodeTooLarge, Message: "line over 1 MiB"}
 	if !errors.Is(err, &client.Error{Status: 413}) {
 		t.Error("errors.Is(413 error, &Error{Status: 413}) = false, want true")
 	}

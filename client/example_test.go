@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func ExampleClient_Validate() {
@@ -27,7 +28,8 @@ func ExampleClient_Validate() {
 	}
 	fmt.Println(resp.Active, resp.Sub)
 
-	// A token that fails is not an error: the answer says why.
+	// A token that fails is not an error: the answer says why, with one of
+	// apitype.Reasons (apitype.ReasonMalformed here).
 	resp, err = c.Validate(context.Background(), "not-a-jwt")
 	if err != nil {
 		log.Fatal(err)
@@ -45,7 +47,7 @@ func ExampleClient_Revoke() {
 	token := exampleToken("43")
 
 	// Logout on one device: deny this one token until it expires.
-	resp, err := c.Revoke(ctx, client.RevokeRequest{Token: token})
+	resp, err := c.Revoke(ctx, apitype.RevokeRequest{Token: token})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func ExampleClient_RevokeAll() {
 
 	// Logout everywhere (a password change): every token of subject 44
 	// issued before now is rejected.
-	cutoff, err := c.RevokeAll(ctx, client.RevokeAllRequest{Sub: "44"})
+	cutoff, err := c.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "44"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,7 +12,15 @@ import (
 	"testing"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
+
+// ndRequest is a validate line as the fake reads it: the op and the
+// request body's fields beside it.
+type ndRequest struct {
+	apitype.NDJSONOp
+	apitype.ValidateRequest
+}
 
 // ndjsonServer is a scriptable NDJSON peer on a real Unix socket. For each
 // request line it calls answer; an empty line means "close without
@@ -23,12 +31,12 @@ type ndjsonServer struct {
 	accepts atomic.Int64
 
 	mu     sync.Mutex
-	answer func(req client.Request) (line string, close bool)
+	answer func(req ndRequest) (line string, close bool)
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
 }
 
-func startNDJSON(t *testing.T, answer func(client.Request) (string, bool)) *ndjsonServer {
+func startNDJSON(t *testing.T, answer func(ndRequest) (string, bool)) *ndjsonServer {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "nd.sock")
 	ln, err := net.Listen("unix", path)
@@ -42,7 +50,7 @@ func startNDJSON(t *testing.T, answer func(client.Request) (string, bool)) *ndjs
 	return s
 }
 
-func (s *ndjsonServer) setAnswer(answer func(client.Request) (string, bool)) {
+func (s *ndjsonServer) setAnswer(answer func(ndRequest) (string, bool)) {
 	s.mu.Lock()
 	s.answer = answer
 	s.mu.Unlock()
@@ -78,7 +86,7 @@ func (s *ndjsonServer) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
-		var req client.Request
+		var req ndRequest
 		if err := json.Unmarshal(line, &req); err != nil {
 			c.Write([]byte(`{"error":{"code":"bad_request","message":"bad JSON"}}` + "\n"))
 			continue

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // baseURL is the scheme and host of every request. The host is only a label:
@@ -24,8 +26,8 @@ const baseURL = "http://revokd"
 // bare jti is a privileged write, like RevokeAll: a daemon started with
 // --write-uids or --write-gids refuses it to other callers, and the error
 // then satisfies IsForbidden.
-func (c *Client) Revoke(ctx context.Context, req RevokeRequest) (RevokeResponse, error) {
-	var resp RevokeResponse
+func (c *Client) Revoke(ctx context.Context, req apitype.RevokeRequest) (apitype.RevokeResponse, error) {
+	var resp apitype.RevokeResponse
 	err := c.doJSON(ctx, http.MethodPost, "/v1/revoke", req, &resp)
 	return resp, err
 }
@@ -34,23 +36,23 @@ func (c *Client) Revoke(ctx context.Context, req RevokeRequest) (RevokeResponse,
 // (req.Claim and req.Value) to req.Before (nil means now; a future time is a
 // ban) and returns the cutoff in effect afterwards.
 // It is a privileged write (see Revoke).
-func (c *Client) RevokeAll(ctx context.Context, req RevokeAllRequest) (RevokeAllResponse, error) {
-	var resp RevokeAllResponse
+func (c *Client) RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error) {
+	var resp apitype.RevokeAllResponse
 	err := c.doJSON(ctx, http.MethodPost, "/v1/revoke-all", req, &resp)
 	return resp, err
 }
 
 // Unban lowers a future cutoff (a ban) to now and returns the cutoff in
 // effect afterwards.
-func (c *Client) Unban(ctx context.Context, req UnbanRequest) (UnbanResponse, error) {
-	var resp UnbanResponse
+func (c *Client) Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.UnbanResponse, error) {
+	var resp apitype.UnbanResponse
 	err := c.doJSON(ctx, http.MethodPost, "/v1/unban", req, &resp)
 	return resp, err
 }
 
 // Status describes the daemon: its replica, its source and how current it is.
-func (c *Client) Status(ctx context.Context) (StatusResponse, error) {
-	var resp StatusResponse
+func (c *Client) Status(ctx context.Context) (apitype.StatusResponse, error) {
+	var resp apitype.StatusResponse
 	err := c.doJSON(ctx, http.MethodGet, "/v1/status", nil, &resp)
 	return resp, err
 }
@@ -117,7 +119,7 @@ func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) e
 		return httpError(method, path, resp.StatusCode, b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return &Error{Status: resp.StatusCode, Code: CodeInternal, Message: fmt.Sprintf("decode %s %s answer: %v", method, path, err)}
+		return &Error{Status: resp.StatusCode, Code: apitype.CodeInternal, Message: fmt.Sprintf("decode %s %s answer: %v", method, path, err)}
 	}
 	return nil
 }
@@ -125,7 +127,7 @@ func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) e
 // httpError turns a non-2xx answer into an *Error, from the JSON error body
 // when there is one.
 func httpError(method, path string, status int, body []byte) *Error {
-	var er ErrorResponse
+	var er apitype.ErrorResponse
 	if json.Unmarshal(body, &er) == nil && er.Error.Code != "" {
 		return &Error{Status: status, Code: er.Error.Code, Message: er.Error.Message}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // fakeDaemonHTTP answers the HTTP routes the client uses, and echoes what it
@@ -17,21 +18,21 @@ import (
 func fakeDaemonHTTP(t *testing.T, ready *bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/revoke", func(w http.ResponseWriter, r *http.Request) {
-		var req client.RevokeRequest
+		var req apitype.RevokeRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			t.Errorf("decode revoke body: %v", err)
 		}
-		json.NewEncoder(w).Encode(client.RevokeResponse{Stored: req.JTI == "j1" && req.Exp == 1800000000})
+		json.NewEncoder(w).Encode(apitype.RevokeResponse{Stored: req.JTI == "j1" && req.Exp == 1800000000})
 	})
 	mux.HandleFunc("POST /v1/revoke-all", func(w http.ResponseWriter, r *http.Request) {
-		var req client.RevokeAllRequest
+		var req apitype.RevokeAllRequest
 		json.NewDecoder(r.Body).Decode(&req)
 		if req.Sub == "root" {
 			w.WriteHeader(http.StatusForbidden)
 			w.Write([]byte(`{"error":{"code":"forbidden","message":"uid 1000 may not write"}}`))
 			return
 		}
-		json.NewEncoder(w).Encode(client.RevokeAllResponse{Claim: "sub", Value: req.Sub, Before: *req.Before})
+		json.NewEncoder(w).Encode(apitype.RevokeAllResponse{Claim: "sub", Value: req.Sub, Before: *req.Before})
 	})
 	mux.HandleFunc("POST /v1/unban", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -55,13 +56,13 @@ func TestHTTPCalls(t *testing.T) {
 	before := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 	t.Run("revoke", func(t *testing.T) {
-		resp, err := c.Revoke(ctx, client.RevokeRequest{JTI: "j1", Exp: 1800000000})
+		resp, err := c.Revoke(ctx, apitype.RevokeRequest{JTI: "j1", Exp: 1800000000})
 		if err != nil || !resp.Stored {
 			t.Errorf("Revoke = %+v, %v; want stored", resp, err)
 		}
 	})
 	t.Run("revoke-all", func(t *testing.T) {
-		resp, err := c.RevokeAll(ctx, client.RevokeAllRequest{Sub: "42", Before: &before})
+		resp, err := c.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "42", Before: &before})
 		if err != nil || resp.Value != "42" || !resp.Before.Equal(before) {
 			t.Errorf("RevokeAll = %+v, %v; want 42 before %v", resp, err, before)
 		}
@@ -92,18 +93,18 @@ func TestHTTPErrors(t *testing.T) {
 		{
 			name: "403 from JSON body",
 			call: func() error {
-				_, err := c.RevokeAll(ctx, client.RevokeAllRequest{Sub: "root"})
+				_, err := c.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "root"})
 				return err
 			},
-			wantStatus: 403, wantCode: client.CodeForbidden, forbidden: true,
+			wantStatus: 403, wantCode: apitype.CodeForbidden, forbidden: true,
 		},
 		{
 			name: "503 from JSON body",
 			call: func() error {
-				_, err := c.Unban(ctx, client.UnbanRequest{Sub: "42"})
+				_, err := c.Unban(ctx, apitype.UnbanRequest{Sub: "42"})
 				return err
 			},
-			wantStatus: 503, wantCode: client.CodeUnavailable, unavailable: true,
+			wantStatus: 503, wantCode: apitype.CodeUnavailable, unavailable: true,
 		},
 		{
 			name: "plain-text 502",
@@ -111,7 +112,7 @@ func TestHTTPErrors(t *testing.T) {
 				_, err := c.Status(ctx)
 				return err
 			},
-			wantStatus: 502, wantCode: client.CodeUnavailable, unavailable: true,
+			wantStatus: 502, wantCode: apitype.CodeUnavailable, unavailable: true,
 		},
 	}
 	for _, tc := range tests {

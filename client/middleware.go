@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // ReasonMissingToken is the error Middleware answers when a request carries
@@ -26,7 +27,7 @@ type contextKey struct{}
 //     because its state is too old to trust. It fails closed.
 func (c *Client) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := BearerToken(r.Header.Get("Authorization"))
+		token, ok := apitype.BearerToken(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="revokd"`)
 			writeJSONError(w, http.StatusUnauthorized, ReasonMissingToken)
@@ -34,8 +35,8 @@ func (c *Client) Middleware(next http.Handler) http.Handler {
 		}
 		resp, err := c.Validate(r.Context(), token)
 		switch {
-		case err != nil, resp.Reason == ReasonUnavailable:
-			writeJSONError(w, http.StatusServiceUnavailable, ReasonUnavailable)
+		case err != nil, resp.Reason == apitype.ReasonUnavailable:
+			writeJSONError(w, http.StatusServiceUnavailable, apitype.ReasonUnavailable)
 		case !resp.Active:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+resp.Reason+`"`)
 			writeJSONError(w, http.StatusUnauthorized, resp.Reason)
@@ -47,24 +48,9 @@ func (c *Client) Middleware(next http.Handler) http.Handler {
 
 // FromContext returns the answer Middleware put into a request's context,
 // and false when there is none.
-func FromContext(ctx context.Context) (ValidateResponse, bool) {
-	resp, ok := ctx.Value(contextKey{}).(ValidateResponse)
+func FromContext(ctx context.Context) (apitype.ValidateResponse, bool) {
+	resp, ok := ctx.Value(contextKey{}).(apitype.ValidateResponse)
 	return resp, ok
-}
-
-// BearerToken takes the token from an Authorization header value of scheme
-// Bearer or JWT (the scheme of djangorestframework-jwt), matched
-// case-insensitively as RFC 9110 says. ok is false when there is no token.
-func BearerToken(h string) (token string, ok bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok {
-		return "", false
-	}
-	if !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "JWT") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }
 
 func writeJSONError(w http.ResponseWriter, status int, reason string) {

@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestMiddleware(t *testing.T) {
-	s := startNDJSON(t, func(req client.Request) (string, bool) {
+	s := startNDJSON(t, func(req ndRequest) (string, bool) {
 		if req.Token == "stale" {
 			return `{"active":false,"reason":"unavailable"}`, false
 		}
@@ -41,9 +42,9 @@ func TestMiddleware(t *testing.T) {
 		{name: "missing", client: c, auth: "", wantStatus: 401, wantBody: client.ReasonMissingToken, wantWWW: true},
 		{name: "other scheme", client: c, auth: "Basic Zm9vOmJhcg==", wantStatus: 401, wantBody: client.ReasonMissingToken, wantWWW: true},
 		{name: "empty bearer", client: c, auth: "Bearer ", wantStatus: 401, wantBody: client.ReasonMissingToken, wantWWW: true},
-		{name: "inactive", client: c, auth: "Bearer banned", wantStatus: 401, wantBody: client.ReasonSubjectRevoked, wantWWW: true},
-		{name: "stale daemon fails closed", client: c, auth: "Bearer stale", wantStatus: 503, wantBody: client.ReasonUnavailable},
-		{name: "daemon down fails closed", client: down, auth: "Bearer good", wantStatus: 503, wantBody: client.ReasonUnavailable},
+		{name: "inactive", client: c, auth: "Bearer banned", wantStatus: 401, wantBody: apitype.ReasonSubjectRevoked, wantWWW: true},
+		{name: "stale daemon fails closed", client: c, auth: "Bearer stale", wantStatus: 503, wantBody: apitype.ReasonUnavailable},
+		{name: "daemon down fails closed", client: down, auth: "Bearer good", wantStatus: 503, wantBody: apitype.ReasonUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

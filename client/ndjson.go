@@ -10,6 +10,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // maxLine bounds one answer line. The daemon's answers are far smaller (a
@@ -25,6 +27,15 @@ type ndConn struct {
 	buf  []byte // request line, reused
 }
 
+// validateLine is the NDJSON line of op validate: the op and the fields of
+// the route's request body side by side on one JSON object, as the daemon
+// reads it. Embedding flattens both, so a field added to the body goes on
+// the line with no change here.
+type validateLine struct {
+	apitype.NDJSONOp
+	apitype.ValidateRequest
+}
+
 // errNoAnswer marks a connection that failed before any byte of the answer
 // arrived (typically one the daemon closed while it sat idle in the pool).
 var errNoAnswer = errors.New("connection closed before an answer")
@@ -36,21 +47,22 @@ var errNoAnswer = errors.New("connection closed before an answer")
 // It runs over NDJSON on a pooled connection. A pooled connection found
 // broken before any answer arrived is dropped and the call is made once more
 // on a new connection; that is safe because validation changes nothing.
-func (c *Client) Validate(ctx context.Context, token string) (ValidateResponse, error) {
+func (c *Client) Validate(ctx context.Context, token string) (apitype.ValidateResponse, error) {
 	var line struct {
-		ValidateResponse
-		Error *ErrorBody `json:"error"`
+		apitype.ValidateResponse
+		Error *apitype.ErrorBody `json:"error"`
 	}
-	if err := c.callNDJSON(ctx, Request{Op: OpValidate, Token: token}, &line, func() *ErrorBody { return line.Error }); err != nil {
-		return ValidateResponse{}, err
+	req := validateLine{apitype.NDJSONOp{Op: apitype.OpValidate}, apitype.ValidateRequest{Token: token}}
+	if err := c.callNDJSON(ctx, apitype.OpValidate, req, &line, func() *apitype.ErrorBody { return line.Error }); err != nil {
+		return apitype.ValidateResponse{}, err
 	}
 	return line.ValidateResponse, nil
 }
 
-// callNDJSON sends req and decodes the answer line into out. errBody
-// returns the error body decoded into out, if any. It must only be used for
-// requests that are safe to send twice.
-func (c *Client) callNDJSON(ctx context.Context, req Request, out any, errBody func() *ErrorBody) error {
+// callNDJSON sends req, a line of op, and decodes the answer line into out.
+// errBody returns the error body decoded into out, if any. It must only be
+// used for requests that are safe to send twice.
+func (c *Client) callNDJSON(ctx context.Context, op string, req any, out any, errBody func() *apitype.ErrorBody) error {
 	for attempt := 0; ; attempt++ {
 		nc, reused, err := c.getConn(ctx)
 		if err != nil {
@@ -62,12 +74,12 @@ func (c *Client) callNDJSON(ctx context.Context, req Request, out any, errBody f
 			if reused && attempt == 0 && errors.Is(err, errNoAnswer) && ctx.Err() == nil {
 				continue
 			}
-			return unavailable("revokd "+req.Op, err)
+			return unavailable("revokd "+op, err)
 		}
 		if err := json.Unmarshal(line, out); err != nil {
 			// The stream may be out of step: never reuse this connection.
 			nc.conn.Close()
-			return &Error{Code: CodeInternal, Message: fmt.Sprintf("decode %s answer: %v", req.Op, err)}
+			return &Error{Code: apitype.CodeInternal, Message: fmt.Sprintf("decode %s answer: %v", op, err)}
 		}
 		c.putConn(nc)
 		if eb := errBody(); eb != nil {
@@ -79,7 +91,7 @@ func (c *Client) callNDJSON(ctx context.Context, req Request, out any, errBody f
 
 // exchange writes one request line and reads its answer line. The returned
 // slice is valid until the connection's next use.
-func (nc *ndConn) exchange(ctx context.Context, req Request) ([]byte, error) {
+func (nc *ndConn) exchange(ctx context.Context, req any) ([]byte, error) {
 	if err := nc.armDeadline(ctx); err != nil {
 		return nil, err
 	}
@@ -111,7 +123,7 @@ func (nc *ndConn) armDeadline(ctx context.Context) error {
 	return nil
 }
 
-func (nc *ndConn) writeRead(req Request) ([]byte, error) {
+func (nc *ndConn) writeRead(req any) ([]byte, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)

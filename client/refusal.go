@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // ErrTooManyConnections is the cause (errors.Is) of a call whose connection
@@ -96,7 +98,7 @@ func (c *refusalConn) firstRead(p []byte) (int, error) {
 		return n, err
 	}
 	defer c.checked.Store(true)
-	if p[0] != TooManyConnections[0] {
+	if p[0] != apitype.TooManyConnections[0] {
 		return n, err
 	}
 	line := append([]byte(nil), p[:n]...)
@@ -106,7 +108,7 @@ func (c *refusalConn) firstRead(p []byte) (int, error) {
 		line = append(line, buf[:n]...)
 	}
 	line, _, _ = bytes.Cut(line, []byte("\n"))
-	if !bytes.HasPrefix(line, []byte(TooManyConnections)) {
+	if !bytes.HasPrefix(line, []byte(apitype.TooManyConnections)) {
 		c.refused = fmt.Errorf("not an answer from revokd: %q", line)
 	} else {
 		c.refused = &refusedError{msg: strings.TrimPrefix(string(line), "revokd: ")}

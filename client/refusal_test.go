@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // startRefuser listens on a socket and does what a daemon at its connection
@@ -55,7 +56,7 @@ func TestTooManyConnections(t *testing.T) {
 			return err
 		}},
 		{name: "revoke-all (HTTP POST)", call: func(ctx context.Context, c *client.Client) error {
-			_, err := c.RevokeAll(ctx, client.RevokeAllRequest{Sub: "42"})
+			_, err := c.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "42"})
 			return err
 		}},
 		{name: "ready (HTTP GET)", call: func(ctx context.Context, c *client.Client) error {

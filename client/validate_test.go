@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // answerByToken answers validate requests like a daemon whose only active
 // token is "good" (subject 42), and error lines for unknown ops.
-func answerByToken(req client.Request) (string, bool) {
+func answerByToken(req ndRequest) (string, bool) {
 	switch {
-	case req.Op != client.OpValidate:
+	case req.Op != apitype.OpValidate:
 		return `{"error":{"code":"bad_request","message":"unknown op"}}`, false
 	case req.Token == "good":
 		return `{"active":true,"sub":"42","jti":"j1","exp":1800000000,"claims":{"sub":"42"}}`, false
@@ -41,8 +42,8 @@ func TestValidateAnswers(t *testing.T) {
 		wantStatus int // 0: no error
 	}{
 		{token: "good", wantActive: true, wantSub: "42"},
-		{token: "garbage", wantReason: client.ReasonMalformed},
-		{token: "banned", wantReason: client.ReasonSubjectRevoked, wantUntil: "2030-01-02T03:04:05Z"},
+		{token: "garbage", wantReason: apitype.ReasonMalformed},
+		{token: "banned", wantReason: apitype.ReasonSubjectRevoked, wantUntil: "2030-01-02T03:04:05Z"},
 		{token: "error", wantStatus: 413},
 	}
 	for _, tc := range tests {
@@ -80,7 +81,7 @@ func TestValidateAnswers(t *testing.T) {
 func TestValidateRetriesOnceOnBrokenPooledConn(t *testing.T) {
 	tests := []struct {
 		name        string
-		second      func(client.Request) (string, bool) // server behaviour after the first call
+		second      func(ndRequest) (string, bool) // server behaviour after the first call
 		wantErr     bool
 		wantAccepts int64
 	}{
@@ -95,7 +96,7 @@ func TestValidateRetriesOnceOnBrokenPooledConn(t *testing.T) {
 			// The daemon drops every request unanswered: one retry, then an
 			// error, never a loop.
 			name:        "dropped unanswered",
-			second:      func(client.Request) (string, bool) { return "", true },
+			second:      func(ndRequest) (string, bool) { return "", true },
 			wantErr:     true,
 			wantAccepts: 2,
 		},
@@ -103,7 +104,7 @@ func TestValidateRetriesOnceOnBrokenPooledConn(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			// The first answer closes its connection after writing.
-			s := startNDJSON(t, func(req client.Request) (string, bool) {
+			s := startNDJSON(t, func(req ndRequest) (string, bool) {
 				line, _ := answerByToken(req)
 				return line, true
 			})
@@ -128,7 +129,7 @@ func TestValidateRetriesOnceOnBrokenPooledConn(t *testing.T) {
 }
 
 func TestValidateFreshConnIsNotRetried(t *testing.T) {
-	s := startNDJSON(t, func(client.Request) (string, bool) { return "", true })
+	s := startNDJSON(t, func(ndRequest) (string, bool) { return "", true })
 	c := newClient(t, s.path)
 	_, err := c.Validate(context.Background(), "good")
 	if !client.IsUnavailable(err) {
@@ -153,7 +154,7 @@ func TestValidateNoDaemon(t *testing.T) {
 func TestValidateCancelUnblocks(t *testing.T) {
 	received := make(chan struct{})
 	release := make(chan struct{})
-	s := startNDJSON(t, func(client.Request) (string, bool) {
+	s := startNDJSON(t, func(ndRequest) (string, bool) {
 		close(received)
 		<-release
 		return "", true

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -292,7 +292,7 @@ func BenchmarkHTTPRatio(b *testing.B) {
 	echo := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set(client.VersionHeader, "test-1")
+		w.Header().Set(apitype.VersionHeader, "test-1")
 		w.Write(answer)
 	})}
 	served := make(chan struct{})

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // TestServiceOverSocket runs the revocation flows through both framings
@@ -17,18 +17,18 @@ func TestServiceOverSocket(t *testing.T) {
 	hc := httpClient(t, ts.path)
 	nc := dialNDJSON(t, ts.path)
 
-	validateNDJSON := func(tok string) client.ValidateResponse {
+	validateNDJSON := func(tok string) apitype.ValidateResponse {
 		t.Helper()
-		var v client.ValidateResponse
+		var v apitype.ValidateResponse
 		if err := json.Unmarshal([]byte(nc.roundTrip(`{"op":"validate","token":"`+tok+`"}`)), &v); err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	validateHTTP := func(tok string) client.ValidateResponse {
+	validateHTTP := func(tok string) apitype.ValidateResponse {
 		t.Helper()
 		_, body := doHTTP(t, hc, "POST", "/v1/validate", `{"token":"`+tok+`"}`, nil)
-		var v client.ValidateResponse
+		var v apitype.ValidateResponse
 		if err := json.Unmarshal(body, &v); err != nil {
 			t.Fatalf("%v: %q", err, body)
 		}
@@ -43,7 +43,7 @@ func TestServiceOverSocket(t *testing.T) {
 	if string(body) != `{"stored":true}`+"\n" {
 		t.Fatalf("HTTP revoke: got %q", body)
 	}
-	if v := validateNDJSON(a); v.Active || v.Reason != client.ReasonRevoked {
+	if v := validateNDJSON(a); v.Active || v.Reason != apitype.ReasonRevoked {
 		t.Errorf("after HTTP revoke, NDJSON: got %+v, want revoked", v)
 	}
 
@@ -54,7 +54,7 @@ func TestServiceOverSocket(t *testing.T) {
 	if got := nc.roundTrip(`{"op":"revoke-all","sub":"bob"}`); got != `{"claim":"sub","value":"bob","before":"2027-01-15T12:00:00Z"}`+"\n" {
 		t.Fatalf("NDJSON revoke-all: got %q", got)
 	}
-	if v := validateHTTP(b); v.Active || v.Reason != client.ReasonSubjectRevoked {
+	if v := validateHTTP(b); v.Active || v.Reason != apitype.ReasonSubjectRevoked {
 		t.Errorf("after NDJSON revoke-all, HTTP: got %+v, want subject_revoked", v)
 	}
 	resp, _ := doHTTP(t, hc, "GET", "/v1/auth", "", map[string]string{"Authorization": "Bearer " + b})
@@ -62,7 +62,7 @@ func TestServiceOverSocket(t *testing.T) {
 		t.Errorf("auth after revoke-all: got %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 
-	var st client.StatusResponse
+	var st apitype.StatusResponse
 	if err := json.Unmarshal([]byte(nc.roundTrip(`{"op":"status"}`)), &st); err != nil {
 		t.Fatal(err)
 	}

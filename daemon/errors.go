@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // Request errors. Backends wrap ErrBadRequest for a request that is well
@@ -25,27 +25,27 @@ func badRequest(format string, args ...any) error {
 
 // errorOf maps an error to its HTTP status and the body both framings send.
 // It is the one place where errors become answers.
-func errorOf(err error) (int, client.ErrorBody) {
+func errorOf(err error) (int, apitype.ErrorBody) {
 	switch {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, cache.ErrInvalid):
-		return http.StatusBadRequest, client.ErrorBody{Code: client.CodeBadRequest, Message: err.Error()}
+		return http.StatusBadRequest, apitype.ErrorBody{Code: apitype.CodeBadRequest, Message: err.Error()}
 	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden, client.ErrorBody{Code: client.CodeForbidden, Message: err.Error()}
+		return http.StatusForbidden, apitype.ErrorBody{Code: apitype.CodeForbidden, Message: err.Error()}
 	case errors.Is(err, errNotFound):
-		return http.StatusNotFound, client.ErrorBody{Code: client.CodeNotFound, Message: err.Error()}
+		return http.StatusNotFound, apitype.ErrorBody{Code: apitype.CodeNotFound, Message: err.Error()}
 	case errors.Is(err, errMethodNotAllowed):
-		return http.StatusMethodNotAllowed, client.ErrorBody{Code: client.CodeMethodNotAllowed, Message: err.Error()}
+		return http.StatusMethodNotAllowed, apitype.ErrorBody{Code: apitype.CodeMethodNotAllowed, Message: err.Error()}
 	case errors.Is(err, ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, client.ErrorBody{Code: client.CodeTooLarge, Message: err.Error()}
+		return http.StatusRequestEntityTooLarge, apitype.ErrorBody{Code: apitype.CodeTooLarge, Message: err.Error()}
 	case errors.Is(err, cache.ErrUnavailable), errors.Is(err, errNotReady):
 		// The store's own error text may name hosts or SQL: keep it in the log.
 		msg := cache.ErrUnavailable.Error()
 		if errors.Is(err, errNotReady) {
 			msg = errNotReady.Error()
 		}
-		return http.StatusServiceUnavailable, client.ErrorBody{Code: client.CodeUnavailable, Message: msg}
+		return http.StatusServiceUnavailable, apitype.ErrorBody{Code: apitype.CodeUnavailable, Message: msg}
 	default:
-		return http.StatusInternalServerError, client.ErrorBody{Code: client.CodeInternal, Message: "internal error"}
+		return http.StatusInternalServerError, apitype.ErrorBody{Code: apitype.CodeInternal, Message: "internal error"}
 	}
 }
 
@@ -55,10 +55,10 @@ var errNotReady = errors.New("revocation state not loaded yet")
 // replica is not loaded yet, or stale under --stale-after.
 var errCannotCheck = fmt.Errorf("%w: revocations cannot be checked now", cache.ErrUnavailable)
 
-// appendError appends err's JSON body (client.ErrorResponse) to b.
+// appendError appends err's JSON body (apitype.ErrorResponse) to b.
 func appendError(b []byte, err error) ([]byte, int) {
 	status, body := errorOf(err)
-	j, jerr := json.Marshal(client.ErrorResponse{Error: body})
+	j, jerr := json.Marshal(apitype.ErrorResponse{Error: body})
 	if jerr != nil { // cannot happen for two strings; keep the answer valid anyway
 		j = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
 	}

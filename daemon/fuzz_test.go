@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // panicLog records log lines that report a recovered panic: net/http turns a
@@ -130,7 +130,10 @@ func FuzzNDJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The fast path must agree with encoding/json wherever it answers.
 		if op, tok, ok := scanTokenObject(data); ok {
-			var req client.Request
+			var req struct {
+				apitype.NDJSONOp
+				apitype.ValidateRequest
+			}
 			if err := json.Unmarshal(data, &req); err != nil {
 				t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, data)
 			}
@@ -186,7 +189,7 @@ func FuzzHTTP(f *testing.F) {
 			t.Fatalf("unparsable answer (%v): %q", err, out)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		if resp.Header.Get(client.VersionHeader) == "" || resp.StatusCode < 400 || req != nil {
+		if resp.Header.Get(apitype.VersionHeader) == "" || resp.StatusCode < 400 || req != nil {
 			return
 		}
 		if resp.StatusCode == http.StatusUnauthorized { // /v1/auth: a validate answer
@@ -202,7 +205,7 @@ func FuzzHTTP(f *testing.F) {
 }
 
 var knownCodes = map[string]bool{
-	client.CodeBadRequest: true, client.CodeForbidden: true, client.CodeNotFound: true,
-	client.CodeMethodNotAllowed: true, client.CodeTooLarge: true, client.CodeInternal: true,
-	client.CodeUnavailable: true,
+	apitype.CodeBadRequest: true, apitype.CodeForbidden: true, apitype.CodeNotFound: true,
+	apitype.CodeMethodNotAllowed: true, apitype.CodeTooLarge: true, apitype.CodeInternal: true,
+	apitype.CodeUnavailable: true,
 }

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -17,10 +17,10 @@ import (
 // tests drive the handlers with a map fake.
 type Backend interface {
 	Validate(token string) pipeline.Result
-	Revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error)
-	RevokeAll(ctx context.Context, req client.RevokeAllRequest) (client.RevokeAllResponse, error)
-	Unban(ctx context.Context, req client.UnbanRequest) (client.UnbanResponse, error)
-	Status() client.StatusResponse
+	Revoke(ctx context.Context, req apitype.RevokeRequest) (apitype.RevokeResponse, error)
+	RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error)
+	Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.UnbanResponse, error)
+	Status() apitype.StatusResponse
 	Ready() bool
 }
 
@@ -76,25 +76,27 @@ func putBuf(bp *[]byte, b []byte) {
 // caller: holding a token is the right to end it, and the backend verifies
 // it. A bare jti proves nothing, so anyone could log anyone out with one: it
 // is a privileged write, like revoke-all.
-func (h *handlers) revoke(ctx context.Context, p Peer, req client.RevokeRequest) (client.RevokeResponse, error) {
+func (h *handlers) revoke(ctx context.Context, p Peer, req apitype.RevokeRequest) (apitype.RevokeResponse, error) {
 	if req.Token == "" && req.JTI != "" {
 		if err := h.access.check(p); err != nil {
-			return client.RevokeResponse{}, err
+			return apitype.RevokeResponse{}, err
 		}
 	}
 	switch {
 	case req.Token != "" && (req.JTI != "" || req.Exp != 0):
-		return client.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp", not both`)
+		return apitype.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp", not both`)
 	case req.Token == "" && req.JTI == "":
-		return client.RevokeResponse{}, badRequest(`missing "token" (or "jti" and "exp")`)
+		return apitype.RevokeResponse{}, badRequest(`missing "token" (or "jti" and "exp")`)
 	case req.Token == "" && req.Exp <= 0:
-		return client.RevokeResponse{}, badRequest(`"jti" needs "exp" (Unix seconds)`)
+		return apitype.RevokeResponse{}, badRequest(`"jti" needs "exp" (Unix seconds)`)
 	}
 	return h.backend.Revoke(ctx, req)
 }
 
-// checkSubject catches missing fields; which claims are allowed, and how
-// "sub" combines with "claim", is the backend's call.
+// checkSubject catches missing fields in revoke-all and unban, for every
+// Backend (Service runs it again, as it may be called on its own); which
+// claims are allowed, and how "sub" combines with "claim", is the backend's
+// call.
 func checkSubject(sub, claim, value string) error {
 	switch {
 	case sub == "" && claim == "":
@@ -105,27 +107,27 @@ func checkSubject(sub, claim, value string) error {
 	return nil
 }
 
-func (h *handlers) revokeAll(ctx context.Context, p Peer, req client.RevokeAllRequest) (client.RevokeAllResponse, error) {
+func (h *handlers) revokeAll(ctx context.Context, p Peer, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error) {
 	if err := h.access.check(p); err != nil {
-		return client.RevokeAllResponse{}, err
+		return apitype.RevokeAllResponse{}, err
 	}
 	if err := checkSubject(req.Sub, req.Claim, req.Value); err != nil {
-		return client.RevokeAllResponse{}, err
+		return apitype.RevokeAllResponse{}, err
 	}
 	return h.backend.RevokeAll(ctx, req)
 }
 
-func (h *handlers) unban(ctx context.Context, p Peer, req client.UnbanRequest) (client.UnbanResponse, error) {
+func (h *handlers) unban(ctx context.Context, p Peer, req apitype.UnbanRequest) (apitype.UnbanResponse, error) {
 	if err := h.access.check(p); err != nil {
-		return client.UnbanResponse{}, err
+		return apitype.UnbanResponse{}, err
 	}
 	if err := checkSubject(req.Sub, req.Claim, req.Value); err != nil {
-		return client.UnbanResponse{}, err
+		return apitype.UnbanResponse{}, err
 	}
 	return h.backend.Unban(ctx, req)
 }
 
-func (h *handlers) status() client.StatusResponse {
+func (h *handlers) status() apitype.StatusResponse {
 	st := h.backend.Status()
 	if st.Version == "" {
 		st.Version = h.version
@@ -221,7 +223,7 @@ func (h *handlers) handleValidate(w http.ResponseWriter, r *http.Request) {
 	}
 	op, tok, ok := scanTokenObject(b)
 	if !ok || op != nil {
-		var req client.ValidateRequest
+		var req apitype.ValidateRequest
 		if err := json.Unmarshal(b, &req); err != nil {
 			putBuf(bp, b)
 			h.writeError(w, opValidate, badRequest("bad JSON: %v", err))
@@ -243,10 +245,10 @@ func (h *handlers) handleValidate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) handleAuth(w http.ResponseWriter, r *http.Request) {
-	tok, given := client.BearerToken(r.Header.Get("Authorization"))
+	tok, given := apitype.BearerToken(r.Header.Get("Authorization"))
 	res := h.backend.Validate(tok)
 	h.m.result(res.Reason)
-	if res.Reason == client.ReasonUnavailable {
+	if res.Reason == apitype.ReasonUnavailable {
 		// The token may well be good: a 401 would make a proxy's client
 		// throw its session away. A 503 fails closed without saying so.
 		h.writeError(w, opAuth, errCannotCheck)
@@ -273,7 +275,7 @@ func (h *handlers) handleAuth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	var req client.RevokeRequest
+	var req apitype.RevokeRequest
 	if err := h.decode(w, r, &req); err != nil {
 		h.writeError(w, opRevoke, err)
 		return
@@ -284,7 +286,7 @@ func (h *handlers) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
-	var req client.RevokeAllRequest
+	var req apitype.RevokeAllRequest
 	if err := h.decode(w, r, &req); err != nil {
 		h.writeError(w, opRevokeAll, err)
 		return
@@ -295,7 +297,7 @@ func (h *handlers) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) handleUnban(w http.ResponseWriter, r *http.Request) {
-	var req client.UnbanRequest
+	var req apitype.UnbanRequest
 	if err := h.decode(w, r, &req); err != nil {
 		h.writeError(w, opUnban, err)
 		return

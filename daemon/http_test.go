@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestHTTPRoutes(t *testing.T) {
@@ -27,16 +27,16 @@ func TestHTTPRoutes(t *testing.T) {
 			status: 200, body200: `{"active":false,"reason":"revoked"}` + "\n"},
 		{name: "validate escaped", method: "POST", url: "/v1/validate", body: `{"token":"\u0067ood"}`,
 			status: 200, body200: goodAnswer + "\n"},
-		{name: "validate bad JSON", method: "POST", url: "/v1/validate", body: `{"token":`, status: 400, code: client.CodeBadRequest},
-		{name: "validate missing token", method: "POST", url: "/v1/validate", body: `{}`, status: 400, code: client.CodeBadRequest},
+		{name: "validate bad JSON", method: "POST", url: "/v1/validate", body: `{"token":`, status: 400, code: apitype.CodeBadRequest},
+		{name: "validate missing token", method: "POST", url: "/v1/validate", body: `{}`, status: 400, code: apitype.CodeBadRequest},
 		{name: "validate too large", method: "POST", url: "/v1/validate",
-			body: `{"token":"` + strings.Repeat("a", DefaultMaxBodyBytes) + `"}`, status: 413, code: client.CodeTooLarge},
-		{name: "not found", method: "GET", url: "/v2/nothing", status: 404, code: client.CodeNotFound},
-		{name: "method not allowed", method: "GET", url: "/v1/validate", status: 405, code: client.CodeMethodNotAllowed,
+			body: `{"token":"` + strings.Repeat("a", DefaultMaxBodyBytes) + `"}`, status: 413, code: apitype.CodeTooLarge},
+		{name: "not found", method: "GET", url: "/v2/nothing", status: 404, code: apitype.CodeNotFound},
+		{name: "method not allowed", method: "GET", url: "/v1/validate", status: 405, code: apitype.CodeMethodNotAllowed,
 			wantHdr: map[string]string{"Allow": "POST"}},
 		{name: "revoke", method: "POST", url: "/v1/revoke", body: `{"token":"good"}`, status: 200, body200: `{"stored":true}` + "\n"},
 		{name: "revoke garbage is 200", method: "POST", url: "/v1/revoke", body: `{"token":"junk"}`, status: 200, body200: `{"stored":false}` + "\n"},
-		{name: "revoke empty", method: "POST", url: "/v1/revoke", body: `{}`, status: 400, code: client.CodeBadRequest},
+		{name: "revoke empty", method: "POST", url: "/v1/revoke", body: `{}`, status: 400, code: apitype.CodeBadRequest},
 		{name: "revoke-all", method: "POST", url: "/v1/revoke-all", body: `{"claim":"sid","value":"s1"}`,
 			status: 200, body200: `{"claim":"sid","value":"s1","before":"2027-01-15T12:00:00Z"}` + "\n"},
 		{name: "unban", method: "POST", url: "/v1/unban", body: `{"sub":"7"}`,
@@ -58,7 +58,7 @@ func TestHTTPRoutes(t *testing.T) {
 		{name: "auth as ext_authz: POST revoked", method: "POST", url: "/v1/auth/", body: `ignored`,
 			hdr: map[string]string{"Authorization": "Bearer revoked"}, status: 401},
 		{name: "auth unavailable is 503, not 401", method: "GET", url: "/v1/auth",
-			hdr: map[string]string{"Authorization": "Bearer unchecked"}, status: 503, code: client.CodeUnavailable,
+			hdr: map[string]string{"Authorization": "Bearer unchecked"}, status: 503, code: apitype.CodeUnavailable,
 			wantHdr: map[string]string{"WWW-Authenticate": ""}},
 	}
 	for _, tc := range tests {
@@ -67,8 +67,8 @@ func TestHTTPRoutes(t *testing.T) {
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status: got %d, want %d (body %q)", resp.StatusCode, tc.status, body)
 			}
-			if got := resp.Header.Get(client.VersionHeader); got != "v1.2.3" {
-				t.Errorf("%s: got %q, want %q", client.VersionHeader, got, "v1.2.3")
+			if got := resp.Header.Get(apitype.VersionHeader); got != "v1.2.3" {
+				t.Errorf("%s: got %q, want %q", apitype.VersionHeader, got, "v1.2.3")
 			}
 			if tc.url != "/metrics" {
 				if got := resp.Header.Get("Content-Type"); got != "application/json" {
@@ -129,16 +129,16 @@ func TestHandlerTable(t *testing.T) {
 		status int
 		code   string
 	}{
-		{name: "readyz before snapshot", ready: false, method: "GET", url: "/readyz", status: 503, code: client.CodeUnavailable},
+		{name: "readyz before snapshot", ready: false, method: "GET", url: "/readyz", status: 503, code: apitype.CodeUnavailable},
 		{name: "readyz after snapshot", ready: true, method: "GET", url: "/readyz", status: 200},
 		{name: "healthz before snapshot", ready: false, method: "GET", url: "/healthz", status: 200},
 		{name: "store down", ready: true, err: errUnavailableForTest, method: "POST", url: "/v1/revoke-all", body: `{"sub":"1"}`,
-			status: 503, code: client.CodeUnavailable},
+			status: 503, code: apitype.CodeUnavailable},
 		{name: "backend says bad request", ready: true, err: badRequest("claim %q carries no cutoffs", "x"), method: "POST",
-			url: "/v1/revoke-all", body: `{"claim":"x","value":"1"}`, status: 400, code: client.CodeBadRequest},
+			url: "/v1/revoke-all", body: `{"claim":"x","value":"1"}`, status: 400, code: apitype.CodeBadRequest},
 		{name: "unknown failure", ready: true, err: errPlainForTest, method: "POST", url: "/v1/unban", body: `{"sub":"1"}`,
-			status: 500, code: client.CodeInternal},
-		{name: "trailing garbage", ready: true, method: "POST", url: "/v1/revoke", body: `{"token":"a"} x`, status: 400, code: client.CodeBadRequest},
+			status: 500, code: apitype.CodeInternal},
+		{name: "trailing garbage", ready: true, method: "POST", url: "/v1/revoke", body: `{"token":"a"} x`, status: 400, code: apitype.CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +155,7 @@ func TestHandlerTable(t *testing.T) {
 					t.Errorf("error code: got %s, want %s", got, tc.code)
 				}
 			}
-			if got := rec.Header().Get(client.VersionHeader); got != "t" {
+			if got := rec.Header().Get(apitype.VersionHeader); got != "t" {
 				t.Errorf("version header: got %q, want t", got)
 			}
 		})

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // Defaults for the limits in Config. Each applies when its field is zero.
@@ -151,12 +151,12 @@ type refusal struct {
 
 // line is what the refused client reads before the close. It is plain text
 // on purpose: it must make sense to either framing's client, and to a human
-// with socat; the Go client recognises client.TooManyConnections.
+// with socat; the Go client recognises apitype.TooManyConnections.
 func (r refusal) line() string {
 	if r.perUID {
-		return fmt.Sprintf("%s from uid %d (cap %d)\n", client.TooManyConnections, r.uid, r.limit)
+		return fmt.Sprintf("%s from uid %d (cap %d)\n", apitype.TooManyConnections, r.uid, r.limit)
 	}
-	return fmt.Sprintf("%s (cap %d)\n", client.TooManyConnections, r.limit)
+	return fmt.Sprintf("%s (cap %d)\n", apitype.TooManyConnections, r.limit)
 }
 
 // refuseWriteTimeout bounds the write of the refusal line. A new socket's

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -41,7 +41,7 @@ type fakeBackend struct {
 	mu      sync.Mutex
 	tokens  map[string]pipeline.Result
 	ready   bool
-	revokes []client.RevokeRequest
+	revokes []apitype.RevokeRequest
 	err     error // returned by the writes when set
 
 	// When entered is set, Revoke signals it and then waits for release, so
@@ -55,10 +55,10 @@ func newFake() *fakeBackend {
 		ready: true,
 		tokens: map[string]pipeline.Result{
 			"good":    {Token: &pipeline.Verified{Subject: "alice", JTI: "j1", ID: "j1", Expires: t0.Add(time.Hour)}},
-			"revoked": {Reason: client.ReasonRevoked, Token: &pipeline.Verified{Subject: "bob"}},
-			"banned":  {Reason: client.ReasonSubjectRevoked, Until: t0.Add(24 * time.Hour)},
+			"revoked": {Reason: apitype.ReasonRevoked, Token: &pipeline.Verified{Subject: "bob"}},
+			"banned":  {Reason: apitype.ReasonSubjectRevoked, Until: t0.Add(24 * time.Hour)},
 			// Signed and current, but the replica cannot be trusted yet.
-			"unchecked": {Reason: client.ReasonUnavailable, Token: &pipeline.Verified{Subject: "carol"}},
+			"unchecked": {Reason: apitype.ReasonUnavailable, Token: &pipeline.Verified{Subject: "carol"}},
 		},
 	}
 }
@@ -69,10 +69,10 @@ func (f *fakeBackend) Validate(token string) pipeline.Result {
 	if r, ok := f.tokens[token]; ok {
 		return r
 	}
-	return pipeline.Result{Reason: client.ReasonMalformed}
+	return pipeline.Result{Reason: apitype.ReasonMalformed}
 }
 
-func (f *fakeBackend) Revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error) {
+func (f *fakeBackend) Revoke(ctx context.Context, req apitype.RevokeRequest) (apitype.RevokeResponse, error) {
 	f.mu.Lock()
 	f.revokes = append(f.revokes, req)
 	entered, release, err := f.entered, f.release, f.err
@@ -82,18 +82,18 @@ func (f *fakeBackend) Revoke(ctx context.Context, req client.RevokeRequest) (cli
 		select {
 		case <-release:
 		case <-ctx.Done():
-			return client.RevokeResponse{}, ctx.Err()
+			return apitype.RevokeResponse{}, ctx.Err()
 		}
 	}
 	if err != nil {
-		return client.RevokeResponse{}, err
+		return apitype.RevokeResponse{}, err
 	}
-	return client.RevokeResponse{Stored: f.Validate(req.Token).Active()}, nil
+	return apitype.RevokeResponse{Stored: f.Validate(req.Token).Active()}, nil
 }
 
-func (f *fakeBackend) RevokeAll(ctx context.Context, req client.RevokeAllRequest) (client.RevokeAllResponse, error) {
+func (f *fakeBackend) RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error) {
 	if f.err != nil {
-		return client.RevokeAllResponse{}, f.err
+		return apitype.RevokeAllResponse{}, f.err
 	}
 	claim, value := req.Claim, req.Value
 	if req.Sub != "" {
@@ -103,20 +103,20 @@ func (f *fakeBackend) RevokeAll(ctx context.Context, req client.RevokeAllRequest
 	if req.Before != nil {
 		before = *req.Before
 	}
-	return client.RevokeAllResponse{Claim: claim, Value: value, Before: before}, nil
+	return apitype.RevokeAllResponse{Claim: claim, Value: value, Before: before}, nil
 }
 
-func (f *fakeBackend) Unban(ctx context.Context, req client.UnbanRequest) (client.UnbanResponse, error) {
+func (f *fakeBackend) Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.UnbanResponse, error) {
 	if f.err != nil {
-		return client.UnbanResponse{}, f.err
+		return apitype.UnbanResponse{}, f.err
 	}
-	return client.UnbanResponse{Claim: "sub", Value: req.Sub, Before: t0}, nil
+	return apitype.UnbanResponse{Claim: "sub", Value: req.Sub, Before: t0}, nil
 }
 
-func (f *fakeBackend) Status() client.StatusResponse {
+func (f *fakeBackend) Status() apitype.StatusResponse {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return client.StatusResponse{Ready: f.ready, Source: "fake", Cutoffs: 2, Denials: 3}
+	return apitype.StatusResponse{Ready: f.ready, Source: "fake", Cutoffs: 2, Denials: 3}
 }
 
 func (f *fakeBackend) Ready() bool {
@@ -240,7 +240,7 @@ func httpClient(t testing.TB, path string) *http.Client {
 // errorCode returns the code of a JSON error answer, or a description of why
 // it is not one.
 func errorCode(b []byte) string {
-	var e client.ErrorResponse
+	var e apitype.ErrorResponse
 	if err := json.Unmarshal(b, &e); err != nil {
 		return fmt.Sprintf("not JSON (%v): %q", err, b)
 	}

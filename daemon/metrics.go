@@ -7,30 +7,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // Operations, as metric labels.
 const (
-	opValidate  = client.OpValidate
+	opValidate  = apitype.OpValidate
 	opAuth      = "auth"
-	opRevoke    = client.OpRevoke
-	opRevokeAll = client.OpRevokeAll
-	opUnban     = client.OpUnban
-	opStatus    = client.OpStatus
+	opRevoke    = apitype.OpRevoke
+	opRevokeAll = apitype.OpRevokeAll
+	opUnban     = apitype.OpUnban
+	opStatus    = apitype.OpStatus
 	opHealth    = "healthz"
 	opReady     = "readyz"
 	opMetrics   = "metrics"
 	opNone      = "none" // a request that named no known route or op
 )
-
-var allReasons = []string{
-	client.ReasonMalformed, client.ReasonUnsupportedAlg, client.ReasonUnknownKey,
-	client.ReasonBadSignature, client.ReasonExpired, client.ReasonNotYetValid,
-	client.ReasonBadIssuer, client.ReasonBadAudience, client.ReasonMissingClaim,
-	client.ReasonSessionExpired, client.ReasonRevoked, client.ReasonSubjectRevoked,
-	client.ReasonSessionRevoked, client.ReasonClaimRevoked, client.ReasonUnavailable,
-}
 
 // metrics holds the daemon's collectors. The hot path (validate answered,
 // per result) uses counters resolved once here, so a request costs one
@@ -75,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 	m.validateOK = m.requests.WithLabelValues(opValidate, "ok")
 	m.authOK = m.requests.WithLabelValues(opAuth, "ok")
 	m.results = map[string]prometheus.Counter{"": m.resultsVec.WithLabelValues("active")}
-	for _, r := range allReasons {
+	for _, r := range apitype.Reasons {
 		m.results[r] = m.resultsVec.WithLabelValues(r)
 	}
 	cutoffs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -113,7 +105,7 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 type sourceStatuser interface{ SourceStatus() cache.SourceStatus }
 
 // SourceStatus reports the source's own status, for metrics that
-// client.StatusResponse does not carry.
+// apitype.StatusResponse does not carry.
 func (s *Service) SourceStatus() cache.SourceStatus { return s.src.Status() }
 
 func (m *metrics) request(op string, err error) {

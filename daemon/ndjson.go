@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // ndjsonWriteBuffer holds many pipelined answers between flushes.
@@ -192,24 +192,20 @@ var newline = []byte{'\n'}
 // to b.
 func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 	h := s.h
-	if op, tok, ok := scanTokenObject(line); ok && string(op) == client.OpValidate && len(tok) > 0 {
+	if op, tok, ok := scanTokenObject(line); ok && string(op) == apitype.OpValidate && len(tok) > 0 {
 		res := h.validateBytes(tok)
 		h.m.result(res.Reason)
 		h.m.validateOK.Inc()
 		return append(res.AppendJSON(b), '\n')
 	}
-	var req client.Request
-	if err := json.Unmarshal(line, &req); err != nil {
-		return s.ndjsonError(b, opNone, badRequest("bad JSON: %v", err))
+	op, req, err := decodeNDJSON(line)
+	if err != nil {
+		return s.ndjsonError(b, op, err)
 	}
 	ctx := s.baseCtx
-	var (
-		answer any
-		err    error
-		op     = req.Op
-	)
-	switch req.Op {
-	case client.OpValidate:
+	var answer any
+	switch req := req.(type) {
+	case apitype.ValidateRequest:
 		if req.Token == "" {
 			return s.ndjsonError(b, op, badRequest(`missing "token"`))
 		}
@@ -217,18 +213,14 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		h.m.result(res.Reason)
 		h.m.validateOK.Inc()
 		return append(res.AppendJSON(b), '\n')
-	case client.OpRevoke:
-		answer, err = h.revoke(ctx, c.peer, client.RevokeRequest{Token: req.Token, JTI: req.JTI, Exp: req.Exp})
-	case client.OpRevokeAll:
-		answer, err = h.revokeAll(ctx, c.peer, client.RevokeAllRequest{Sub: req.Sub, Claim: req.Claim, Value: req.Value, Before: req.Before})
-	case client.OpUnban:
-		answer, err = h.unban(ctx, c.peer, client.UnbanRequest{Sub: req.Sub, Claim: req.Claim, Value: req.Value})
-	case client.OpStatus:
+	case apitype.RevokeRequest:
+		answer, err = h.revoke(ctx, c.peer, req)
+	case apitype.RevokeAllRequest:
+		answer, err = h.revokeAll(ctx, c.peer, req)
+	case apitype.UnbanRequest:
+		answer, err = h.unban(ctx, c.peer, req)
+	case statusRequest:
 		answer = h.status()
-	case "":
-		return s.ndjsonError(b, opNone, badRequest(`missing "op"`))
-	default:
-		return s.ndjsonError(b, opNone, badRequest("unknown op %q", req.Op))
 	}
 	if err != nil {
 		return s.ndjsonError(b, op, err)
@@ -239,6 +231,51 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 	}
 	h.m.request(op, nil)
 	return append(append(b, j...), '\n')
+}
+
+// statusRequest is op status's request: it has no body.
+type statusRequest struct{}
+
+// decodeNDJSON reads a line's op, then decodes the whole line into that op's
+// request struct: the one its HTTP route decodes its body into. A field
+// added to a request struct so reaches its handler by either framing with
+// no change here. The "op" member itself is unknown to the request structs,
+// and ignored as any unknown member is. A line that names no known op, or
+// does not decode, is counted under opNone, as HTTP counts a body it cannot
+// route.
+func decodeNDJSON(line []byte) (op string, req any, err error) {
+	var head apitype.NDJSONOp
+	if err := json.Unmarshal(line, &head); err != nil {
+		return opNone, nil, badRequest("bad JSON: %v", err)
+	}
+	switch head.Op {
+	case apitype.OpValidate:
+		req, err = decodeBody[apitype.ValidateRequest](line)
+	case apitype.OpRevoke:
+		req, err = decodeBody[apitype.RevokeRequest](line)
+	case apitype.OpRevokeAll:
+		req, err = decodeBody[apitype.RevokeAllRequest](line)
+	case apitype.OpUnban:
+		req, err = decodeBody[apitype.UnbanRequest](line)
+	case apitype.OpStatus:
+		req = statusRequest{}
+	case "":
+		return opNone, nil, badRequest(`missing "op"`)
+	default:
+		return opNone, nil, badRequest("unknown op %q", head.Op)
+	}
+	if err != nil {
+		return opNone, nil, err
+	}
+	return head.Op, req, nil
+}
+
+func decodeBody[Req any](line []byte) (Req, error) {
+	var req Req
+	if err := json.Unmarshal(line, &req); err != nil {
+		return req, badRequest("bad JSON: %v", err)
+	}
+	return req, nil
 }
 
 // ndjsonError appends err's error line, and counts and logs it as the HTTP

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestNDJSONAnswers(t *testing.T) {
@@ -27,12 +27,12 @@ func TestNDJSONAnswers(t *testing.T) {
 			want: `{"active":false,"reason":"subject_revoked","until":"2027-01-16T12:00:00Z"}`},
 		{name: "unknown token", req: `{"op":"validate","token":"x.y.z"}`,
 			want: `{"active":false,"reason":"malformed"}`},
-		{name: "bad JSON", req: `{"op":"validate","token":`, want: client.CodeBadRequest, isErr: true},
-		{name: "unknown op", req: `{"op":"frobnicate"}`, want: client.CodeBadRequest, isErr: true},
-		{name: "missing op", req: `{"token":"good"}`, want: client.CodeBadRequest, isErr: true},
-		{name: "missing token", req: `{"op":"validate"}`, want: client.CodeBadRequest, isErr: true},
-		{name: "revoke without exp", req: `{"op":"revoke","jti":"j9"}`, want: client.CodeBadRequest, isErr: true},
-		{name: "revoke-all without subject", req: `{"op":"revoke-all"}`, want: client.CodeBadRequest, isErr: true},
+		{name: "bad JSON", req: `{"op":"validate","token":`, want: apitype.CodeBadRequest, isErr: true},
+		{name: "unknown op", req: `{"op":"frobnicate"}`, want: apitype.CodeBadRequest, isErr: true},
+		{name: "missing op", req: `{"token":"good"}`, want: apitype.CodeBadRequest, isErr: true},
+		{name: "missing token", req: `{"op":"validate"}`, want: apitype.CodeBadRequest, isErr: true},
+		{name: "revoke without exp", req: `{"op":"revoke","jti":"j9"}`, want: apitype.CodeBadRequest, isErr: true},
+		{name: "revoke-all without subject", req: `{"op":"revoke-all"}`, want: apitype.CodeBadRequest, isErr: true},
 		{name: "revoke", req: `{"op":"revoke","token":"good"}`, want: `{"stored":true}`},
 		{name: "revoke-all", req: `{"op":"revoke-all","sub":"42","before":"2027-02-01T00:00:00Z"}`,
 			want: `{"claim":"sub","value":"42","before":"2027-02-01T00:00:00Z"}`},
@@ -64,7 +64,7 @@ func TestNDJSONAnswers(t *testing.T) {
 func TestNDJSONStatus(t *testing.T) {
 	ts := startServer(t, Config{Version: "v9"})
 	nc := dialNDJSON(t, ts.path)
-	var st client.StatusResponse
+	var st apitype.StatusResponse
 	if err := json.Unmarshal([]byte(nc.roundTrip(`{"op":"status"}`)), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +116,8 @@ func TestNDJSONTooLargeLine(t *testing.T) {
 				_, err := nc.c.Write([]byte(big + "\n" + `{"op":"validate","token":"good"}` + "\n"))
 				done <- err
 			}()
-			if code := errorCode([]byte(nc.line())); code != client.CodeTooLarge {
-				t.Errorf("oversized line: got %s, want %s", code, client.CodeTooLarge)
+			if code := errorCode([]byte(nc.line())); code != apitype.CodeTooLarge {
+				t.Errorf("oversized line: got %s, want %s", code, apitype.CodeTooLarge)
 			}
 			if got, want := nc.line(), goodAnswer+"\n"; got != want {
 				t.Errorf("line after the oversized one: got %q, want %q", got, want)
@@ -186,7 +186,7 @@ func TestNDJSONBlankLines(t *testing.T) {
 			nc.send(tc.line + "\n" + `{"op":"validate","token":"good"}` + "\n")
 			if !tc.skipped {
 				got := nc.line()
-				if code := errorCode([]byte(got)); code != client.CodeBadRequest && code != client.CodeTooLarge {
+				if code := errorCode([]byte(got)); code != apitype.CodeBadRequest && code != apitype.CodeTooLarge {
 					t.Fatalf("line %q: got %s, want an error answer (bad_request or too_large)", tc.line, got)
 				}
 			}

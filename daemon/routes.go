@@ -3,7 +3,7 @@ package daemon
 import (
 	"net/http"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // route is one entry of the HTTP API: a Go 1.22 method pattern and the
@@ -50,7 +50,7 @@ func newRouter(h *handlers) *router {
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header()[client.VersionHeader] = rt.version
+	w.Header()[apitype.VersionHeader] = rt.version
 	// Handler does the same matching ServeHTTP would; no route has
 	// wildcards, so calling the matched handler directly loses nothing.
 	handler, pattern := rt.mux.Handler(r)

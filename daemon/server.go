@@ -23,7 +23,7 @@ import (
 type Config struct {
 	Backend Backend      // required
 	Logger  *slog.Logger // nil: discard
-	Version string       // sent in client.VersionHeader and in status
+	Version string       // sent in apitype.VersionHeader and in status
 
 	// Metrics receives the server's collectors and is what /metrics serves.
 	// nil: a private registry, with the Go runtime and process collectors
@@ -37,7 +37,7 @@ type Config struct {
 	WriteUIDs, WriteGIDs []int
 
 	// MaxConns caps concurrent connections; over it a new one reads one
-	// line (client.TooManyConnections) and is closed at once.
+	// line (apitype.TooManyConnections) and is closed at once.
 	MaxConns int
 	// MaxConnsPerUID caps one uid's share of MaxConns (default half), so
 	// one local user cannot take every connection. The daemon's own uid and

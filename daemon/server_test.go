@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestShutdownDrainsInFlight(t *testing.T) {
@@ -151,7 +151,7 @@ func TestWriteAccessByPeerCredentials(t *testing.T) {
 				if got := resp.StatusCode == 200; got != tc.allowed {
 					t.Errorf("HTTP %s: got %d %s, want allowed=%v", w.url, resp.StatusCode, body, tc.allowed)
 				}
-				if !tc.allowed && (resp.StatusCode != 403 || errorCode(body) != client.CodeForbidden) {
+				if !tc.allowed && (resp.StatusCode != 403 || errorCode(body) != apitype.CodeForbidden) {
 					t.Errorf("HTTP %s: got %d %s, want 403 forbidden", w.url, resp.StatusCode, body)
 				}
 			}
@@ -160,7 +160,7 @@ func TestWriteAccessByPeerCredentials(t *testing.T) {
 				if denied := strings.Contains(got, `"error"`); denied == tc.allowed {
 					t.Errorf("NDJSON %s: got %s, want allowed=%v", w.op, got, tc.allowed)
 				}
-				if !tc.allowed && errorCode([]byte(got)) != client.CodeForbidden {
+				if !tc.allowed && errorCode([]byte(got)) != apitype.CodeForbidden {
 					t.Errorf("NDJSON %s: got %s, want code forbidden", w.op, got)
 				}
 			}

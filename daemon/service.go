@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -58,7 +58,7 @@ func (s *Service) ValidateBytes(token []byte) pipeline.Result { return s.p.Valid
 // it. The source is given the token's own exp; each daemon adds its own
 // leeway when it reads the denial. A bare jti is stored only while its exp
 // plus this daemon's leeway is still ahead.
-func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.RevokeResponse, error) {
+func (s *Service) Revoke(ctx context.Context, req apitype.RevokeRequest) (apitype.RevokeResponse, error) {
 	var (
 		id  string
 		exp time.Time
@@ -66,43 +66,44 @@ func (s *Service) Revoke(ctx context.Context, req client.RevokeRequest) (client.
 	switch {
 	case req.Token != "":
 		res := s.p.Revocable(req.Token)
-		if res.Reason == client.ReasonUnavailable {
+		if res.Reason == apitype.ReasonUnavailable {
 			// Whether the token is already revoked is unknown; "stored":
 			// false would tell the caller its revocation was not needed.
-			return client.RevokeResponse{}, fmt.Errorf("revoke token: %w", cache.ErrUnavailable)
+			return apitype.RevokeResponse{}, fmt.Errorf("revoke token: %w", cache.ErrUnavailable)
 		}
 		if !res.Active() {
-			return client.RevokeResponse{}, nil
+			return apitype.RevokeResponse{}, nil
 		}
 		id, exp = res.Token.ID, res.Token.Expires
 	case req.JTI != "" && req.Exp > 0:
 		id, exp = req.JTI, time.Unix(req.Exp, 0)
 		if !exp.Add(s.p.Leeway()).After(s.clock.Now()) {
-			return client.RevokeResponse{}, nil
+			return apitype.RevokeResponse{}, nil
 		}
 	default:
-		return client.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp"`)
+		return apitype.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp"`)
 	}
 	// A token with an absurd exp is denied until the last time a store
 	// keeps, rather than refused and left active.
 	stored, err := s.src.RevokeToken(ctx, id, cache.ClampExpiry(exp))
 	if err != nil {
-		return client.RevokeResponse{}, fmt.Errorf("revoke token: %w", err)
+		return apitype.RevokeResponse{}, fmt.Errorf("revoke token: %w", err)
 	}
-	return client.RevokeResponse{Stored: stored}, nil
+	return apitype.RevokeResponse{Stored: stored}, nil
 }
 
 // cutoffKey resolves a request's subject or (claim, value) to a configured
-// cutoff claim.
+// cutoff claim. The handlers have checked the fields already, but a Service
+// may be called without them, so it runs the same check (checkSubject).
 func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
+	if err := checkSubject(sub, claim, value); err != nil {
+		return "", "", err
+	}
 	if sub != "" {
 		if claim != "" && claim != "sub" || value != "" && value != sub {
 			return "", "", badRequest(`give "sub", or "claim" and "value", not both`)
 		}
 		claim, value = "sub", sub
-	}
-	if claim == "" || value == "" {
-		return "", "", badRequest(`missing "sub" (or "claim" and "value")`)
 	}
 	if !slices.Contains(s.cutoffClaims, claim) {
 		return "", "", badRequest("claim %q carries no cutoffs; configured: %v", claim, s.cutoffClaims)
@@ -116,50 +117,50 @@ func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
 // every writer, through SQL or the socket, shares one clock. A Before that
 // no store keeps is a bad request, whatever the store. It answers with the
 // cutoff in effect, which may be later than asked.
-func (s *Service) RevokeAll(ctx context.Context, req client.RevokeAllRequest) (client.RevokeAllResponse, error) {
+func (s *Service) RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error) {
 	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
 	if err != nil {
-		return client.RevokeAllResponse{}, err
+		return apitype.RevokeAllResponse{}, err
 	}
 	var before time.Time // zero: now, by the source's clock
 	if req.Before != nil {
 		if err := cache.CheckTime(`"before"`, *req.Before); err != nil {
-			return client.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
+			return apitype.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
 		}
 		before = *req.Before
 	}
 	eff, err := s.src.RevokeAll(ctx, claim, value, before)
 	if err != nil {
-		return client.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
+		return apitype.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
 	}
-	return client.RevokeAllResponse{Claim: claim, Value: value, Before: eff.UTC()}, nil
+	return apitype.RevokeAllResponse{Claim: claim, Value: value, Before: eff.UTC()}, nil
 }
 
 // Unban lowers a future cutoff to now and answers with the cutoff in effect
 // (zero when there is none).
-func (s *Service) Unban(ctx context.Context, req client.UnbanRequest) (client.UnbanResponse, error) {
+func (s *Service) Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.UnbanResponse, error) {
 	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
 	if err != nil {
-		return client.UnbanResponse{}, err
+		return apitype.UnbanResponse{}, err
 	}
 	eff, err := s.src.Unban(ctx, claim, value)
 	if err != nil {
-		return client.UnbanResponse{}, fmt.Errorf("unban: %w", err)
+		return apitype.UnbanResponse{}, fmt.Errorf("unban: %w", err)
 	}
 	if !eff.IsZero() {
 		eff = eff.UTC()
 	}
-	return client.UnbanResponse{Claim: claim, Value: value, Before: eff}, nil
+	return apitype.UnbanResponse{Claim: claim, Value: value, Before: eff}, nil
 }
 
 // Status describes the replica and the source. Version is left for the
 // server to fill in.
-func (s *Service) Status() client.StatusResponse {
+func (s *Service) Status() apitype.StatusResponse {
 	cutoffs, denials := s.r.Sizes()
 	ss := s.src.Status()
 	now := s.clock.Now()
 	lastContact := s.r.LastContact()
-	st := client.StatusResponse{
+	st := apitype.StatusResponse{
 		Ready:          s.r.Ready(),
 		Source:         ss.Kind,
 		SourceState:    ss.State,

@@ -13,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 	"github.com/revokd/revokd/internal/clocktest"
 )
@@ -197,21 +197,21 @@ func TestServiceRevoke(t *testing.T) {
 	tok := mint(t, "alice", "j-1", t0.Add(-time.Minute))
 	tests := []struct {
 		name       string
-		req        client.RevokeRequest
+		req        apitype.RevokeRequest
 		wantStored bool
 		wantWrite  bool // whether the source is asked at all
 	}{
-		{name: "active token", req: client.RevokeRequest{Token: tok}, wantStored: true, wantWrite: true},
-		{name: "same token again", req: client.RevokeRequest{Token: tok}, wantStored: false},
-		{name: "garbage", req: client.RevokeRequest{Token: "not.a.token"}, wantStored: false},
-		{name: "expired token", req: client.RevokeRequest{Token: mint(t, "bob", "j-2", t0.Add(-2*time.Hour))}, wantStored: false},
-		{name: "jti in the future", req: client.RevokeRequest{JTI: "j-3", Exp: t0.Add(time.Hour).Unix()}, wantStored: true, wantWrite: true},
-		{name: "jti expired but within leeway", req: client.RevokeRequest{JTI: "j-4", Exp: t0.Add(-10 * time.Second).Unix()}, wantStored: true, wantWrite: true},
-		{name: "jti expired beyond leeway", req: client.RevokeRequest{JTI: "j-5", Exp: t0.Add(-time.Minute).Unix()}, wantStored: false},
-		{name: "jti whose exp plus leeway is now", req: client.RevokeRequest{JTI: "j-6", Exp: t0.Add(-testLeeway).Unix()}, wantStored: false},
-		{name: "jti whose exp plus leeway is a second ahead", req: client.RevokeRequest{JTI: "j-7", Exp: t0.Add(-testLeeway + time.Second).Unix()},
+		{name: "active token", req: apitype.RevokeRequest{Token: tok}, wantStored: true, wantWrite: true},
+		{name: "same token again", req: apitype.RevokeRequest{Token: tok}, wantStored: false},
+		{name: "garbage", req: apitype.RevokeRequest{Token: "not.a.token"}, wantStored: false},
+		{name: "expired token", req: apitype.RevokeRequest{Token: mint(t, "bob", "j-2", t0.Add(-2*time.Hour))}, wantStored: false},
+		{name: "jti in the future", req: apitype.RevokeRequest{JTI: "j-3", Exp: t0.Add(time.Hour).Unix()}, wantStored: true, wantWrite: true},
+		{name: "jti expired but within leeway", req: apitype.RevokeRequest{JTI: "j-4", Exp: t0.Add(-10 * time.Second).Unix()}, wantStored: true, wantWrite: true},
+		{name: "jti expired beyond leeway", req: apitype.RevokeRequest{JTI: "j-5", Exp: t0.Add(-time.Minute).Unix()}, wantStored: false},
+		{name: "jti whose exp plus leeway is now", req: apitype.RevokeRequest{JTI: "j-6", Exp: t0.Add(-testLeeway).Unix()}, wantStored: false},
+		{name: "jti whose exp plus leeway is a second ahead", req: apitype.RevokeRequest{JTI: "j-7", Exp: t0.Add(-testLeeway + time.Second).Unix()},
 			wantStored: true, wantWrite: true},
-		{name: "exp past what a store keeps", req: client.RevokeRequest{JTI: "j-far", Exp: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()},
+		{name: "exp past what a store keeps", req: apitype.RevokeRequest{JTI: "j-far", Exp: time.Date(20000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()},
 			wantStored: true, wantWrite: true},
 	}
 	for _, tc := range tests {
@@ -229,8 +229,8 @@ func TestServiceRevoke(t *testing.T) {
 			}
 		})
 	}
-	if res := f.svc.Validate(tok); res.Reason != client.ReasonRevoked {
-		t.Errorf("revoked token validates as %q, want %q", res.Reason, client.ReasonRevoked)
+	if res := f.svc.Validate(tok); res.Reason != apitype.ReasonRevoked {
+		t.Errorf("revoked token validates as %q, want %q", res.Reason, apitype.ReasonRevoked)
 	}
 	_, denials := f.r.Snapshot()
 	want := t0.Add(-time.Minute).Add(time.Hour)
@@ -296,7 +296,7 @@ func TestServiceRevokeNotYetValid(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f)
 			}
-			got, err := f.svc.Revoke(context.Background(), client.RevokeRequest{Token: tok})
+			got, err := f.svc.Revoke(context.Background(), apitype.RevokeRequest{Token: tok})
 			if err != nil {
 				t.Fatalf("Revoke: %v", err)
 			}
@@ -313,12 +313,12 @@ func TestServiceRevokeNotYetValid(t *testing.T) {
 				return
 			}
 			// Once its time comes, the token is refused.
-			if res := f.svc.Validate(tok); res.Reason != client.ReasonNotYetValid {
-				t.Errorf("before its time: %q, want %q", res.Reason, client.ReasonNotYetValid)
+			if res := f.svc.Validate(tok); res.Reason != apitype.ReasonNotYetValid {
+				t.Errorf("before its time: %q, want %q", res.Reason, apitype.ReasonNotYetValid)
 			}
 			f.clock.Set(nbf)
-			if res := f.svc.Validate(tok); res.Reason != client.ReasonRevoked {
-				t.Errorf("at its time: %q, want %q", res.Reason, client.ReasonRevoked)
+			if res := f.svc.Validate(tok); res.Reason != apitype.ReasonRevoked {
+				t.Errorf("at its time: %q, want %q", res.Reason, apitype.ReasonRevoked)
 			}
 		})
 	}
@@ -352,10 +352,10 @@ func TestServiceRevokeAllBefore(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newServiceFixture(t, 0)
-			got, err := f.svc.RevokeAll(context.Background(), client.RevokeAllRequest{Sub: "42", Before: tc.before})
+			got, err := f.svc.RevokeAll(context.Background(), apitype.RevokeAllRequest{Sub: "42", Before: tc.before})
 			if tc.wantErr {
-				if status, body := errorOf(err); status != 400 || body.Code != client.CodeBadRequest {
-					t.Errorf("got %+v, %v (%d %s); want 400 %s", got, err, status, body.Code, client.CodeBadRequest)
+				if status, body := errorOf(err); status != 400 || body.Code != apitype.CodeBadRequest {
+					t.Errorf("got %+v, %v (%d %s); want 400 %s", got, err, status, body.Code, apitype.CodeBadRequest)
 				}
 				if f.src.writes != 0 {
 					t.Errorf("source written %d times, want 0", f.src.writes)
@@ -379,11 +379,11 @@ func TestServiceUnavailable(t *testing.T) {
 	f := newServiceFixture(t, 0)
 	f.src.down = true
 	ctx := context.Background()
-	_, err := f.svc.Revoke(ctx, client.RevokeRequest{Token: mint(t, "alice", "j", t0)})
+	_, err := f.svc.Revoke(ctx, apitype.RevokeRequest{Token: mint(t, "alice", "j", t0)})
 	if !errors.Is(err, cache.ErrUnavailable) {
 		t.Errorf("Revoke with the store down: got %v, want ErrUnavailable", err)
 	}
-	_, err = f.svc.RevokeAll(ctx, client.RevokeAllRequest{Sub: "alice"})
+	_, err = f.svc.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "alice"})
 	if !errors.Is(err, cache.ErrUnavailable) {
 		t.Errorf("RevokeAll with the store down: got %v, want ErrUnavailable", err)
 	}
@@ -400,34 +400,34 @@ func TestServiceRevokeAllAndUnban(t *testing.T) {
 	if res := f.svc.Validate(early); !res.Active() {
 		t.Fatalf("fresh token: got %q, want active", res.Reason)
 	}
-	got, err := f.svc.RevokeAll(ctx, client.RevokeAllRequest{Sub: "42"})
+	got, err := f.svc.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "42"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (client.RevokeAllResponse{Claim: "sub", Value: "42", Before: t0}); got != want {
+	if want := (apitype.RevokeAllResponse{Claim: "sub", Value: "42", Before: t0}); got != want {
 		t.Errorf("RevokeAll default before: got %+v, want %+v", got, want)
 	}
-	if res := f.svc.Validate(early); res.Reason != client.ReasonSubjectRevoked {
-		t.Errorf("token issued before the cutoff: got %q, want %q", res.Reason, client.ReasonSubjectRevoked)
+	if res := f.svc.Validate(early); res.Reason != apitype.ReasonSubjectRevoked {
+		t.Errorf("token issued before the cutoff: got %q, want %q", res.Reason, apitype.ReasonSubjectRevoked)
 	}
 
 	ban := t0.Add(24 * time.Hour)
-	got, err = f.svc.RevokeAll(ctx, client.RevokeAllRequest{Claim: "sub", Value: "42", Before: &ban})
+	got, err = f.svc.RevokeAll(ctx, apitype.RevokeAllRequest{Claim: "sub", Value: "42", Before: &ban})
 	if err != nil || !got.Before.Equal(ban) {
 		t.Fatalf("ban: got %+v, %v; want before %v", got, err, ban)
 	}
 	earlier := t0.Add(time.Hour)
-	got, err = f.svc.RevokeAll(ctx, client.RevokeAllRequest{Sub: "42", Before: &earlier})
+	got, err = f.svc.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "42", Before: &earlier})
 	if err != nil || !got.Before.Equal(ban) {
 		t.Errorf("lowering by revoke-all: got %+v, %v; want the cutoff kept at %v", got, err, ban)
 	}
 	later := mint(t, "42", "", t0.Add(time.Second))
-	if res := f.svc.Validate(later); res.Reason != client.ReasonSubjectRevoked || !res.Until.Equal(ban) {
-		t.Errorf("token during a ban: got %q until %v, want %q until %v", res.Reason, res.Until, client.ReasonSubjectRevoked, ban)
+	if res := f.svc.Validate(later); res.Reason != apitype.ReasonSubjectRevoked || !res.Until.Equal(ban) {
+		t.Errorf("token during a ban: got %q until %v, want %q until %v", res.Reason, res.Until, apitype.ReasonSubjectRevoked, ban)
 	}
 
 	f.clock.Add(time.Minute)
-	un, err := f.svc.Unban(ctx, client.UnbanRequest{Sub: "42"})
+	un, err := f.svc.Unban(ctx, apitype.UnbanRequest{Sub: "42"})
 	if err != nil || !un.Before.Equal(t0.Add(time.Minute)) {
 		t.Errorf("unban: got %+v, %v; want before = now %v", un, err, t0.Add(time.Minute))
 	}
@@ -442,17 +442,17 @@ func TestServiceCutoffClaims(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		req     client.RevokeAllRequest
+		req     apitype.RevokeAllRequest
 		wantErr bool
 		claim   string
 	}{
-		{name: "sub", req: client.RevokeAllRequest{Sub: "1"}, claim: "sub"},
-		{name: "sub as claim", req: client.RevokeAllRequest{Claim: "sub", Value: "1"}, claim: "sub"},
-		{name: "sub both ways, agreeing", req: client.RevokeAllRequest{Sub: "1", Claim: "sub", Value: "1"}, claim: "sub"},
-		{name: "sid", req: client.RevokeAllRequest{Claim: "sid", Value: "s"}, claim: "sid"},
-		{name: "unconfigured claim", req: client.RevokeAllRequest{Claim: "email", Value: "a@b"}, wantErr: true},
-		{name: "sub and another claim", req: client.RevokeAllRequest{Sub: "1", Claim: "sid", Value: "s"}, wantErr: true},
-		{name: "claim without value", req: client.RevokeAllRequest{Claim: "sid"}, wantErr: true},
+		{name: "sub", req: apitype.RevokeAllRequest{Sub: "1"}, claim: "sub"},
+		{name: "sub as claim", req: apitype.RevokeAllRequest{Claim: "sub", Value: "1"}, claim: "sub"},
+		{name: "sub both ways, agreeing", req: apitype.RevokeAllRequest{Sub: "1", Claim: "sub", Value: "1"}, claim: "sub"},
+		{name: "sid", req: apitype.RevokeAllRequest{Claim: "sid", Value: "s"}, claim: "sid"},
+		{name: "unconfigured claim", req: apitype.RevokeAllRequest{Claim: "email", Value: "a@b"}, wantErr: true},
+		{name: "sub and another claim", req: apitype.RevokeAllRequest{Sub: "1", Claim: "sid", Value: "s"}, wantErr: true},
+		{name: "claim without value", req: apitype.RevokeAllRequest{Claim: "sid"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -470,10 +470,10 @@ func TestServiceCutoffClaims(t *testing.T) {
 	}
 	d, _, _ := newDaemon(t, 0, []string{"sub", "org"})
 	custom := d.svc
-	if _, err := custom.RevokeAll(ctx, client.RevokeAllRequest{Claim: "org", Value: "acme"}); err != nil {
+	if _, err := custom.RevokeAll(ctx, apitype.RevokeAllRequest{Claim: "org", Value: "acme"}); err != nil {
 		t.Errorf("configured claim org: %v", err)
 	}
-	if _, err := custom.RevokeAll(ctx, client.RevokeAllRequest{Claim: "sid", Value: "s"}); !errors.Is(err, ErrBadRequest) {
+	if _, err := custom.RevokeAll(ctx, apitype.RevokeAllRequest{Claim: "sid", Value: "s"}); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("sid when not configured: got %v, want ErrBadRequest", err)
 	}
 }
@@ -481,12 +481,12 @@ func TestServiceCutoffClaims(t *testing.T) {
 func TestServiceStatusAndStaleness(t *testing.T) {
 	f := newServiceFixture(t, time.Minute)
 	ctx := context.Background()
-	f.svc.RevokeAll(ctx, client.RevokeAllRequest{Sub: "1"})
-	f.svc.Revoke(ctx, client.RevokeRequest{JTI: "j", Exp: t0.Add(time.Hour).Unix()})
+	f.svc.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: "1"})
+	f.svc.Revoke(ctx, apitype.RevokeRequest{JTI: "j", Exp: t0.Add(time.Hour).Unix()})
 	tok := mint(t, "2", "", t0)
 
 	st := f.svc.Status()
-	want := client.StatusResponse{
+	want := apitype.StatusResponse{
 		Ready: true, Source: "mem", SourceState: cache.StateSynced, LastContact: t0,
 		LastVersion: 2, LastChange: t0, Reconnects: 1, Cutoffs: 1, Denials: 1,
 	}
@@ -502,8 +502,8 @@ func TestServiceStatusAndStaleness(t *testing.T) {
 	if !st.Stale || st.StaleSeconds != 120 {
 		t.Errorf("after 2m without contact: stale %v (%v s), want stale (120 s)", st.Stale, st.StaleSeconds)
 	}
-	if res := f.svc.Validate(mint(t, "3", "", f.clock.Now())); res.Reason != client.ReasonUnavailable {
-		t.Errorf("stale replica: got %q, want %q", res.Reason, client.ReasonUnavailable)
+	if res := f.svc.Validate(mint(t, "3", "", f.clock.Now())); res.Reason != apitype.ReasonUnavailable {
+		t.Errorf("stale replica: got %q, want %q", res.Reason, apitype.ReasonUnavailable)
 	}
 	if f.r.Stale(f.clock.Now(), 0) {
 		t.Error("stale with the policy off: got stale, want fresh")
@@ -522,7 +522,7 @@ func TestServiceRevokeWhileStale(t *testing.T) {
 	f := newServiceFixture(t, time.Minute)
 	tok := mint(t, "alice", "j-stale", t0)
 	f.clock.Add(2 * time.Minute)
-	_, err := f.svc.Revoke(context.Background(), client.RevokeRequest{Token: tok})
+	_, err := f.svc.Revoke(context.Background(), apitype.RevokeRequest{Token: tok})
 	if !errors.Is(err, cache.ErrUnavailable) {
 		t.Fatalf("Revoke while stale: got %v, want ErrUnavailable", err)
 	}
@@ -533,8 +533,8 @@ func TestServiceRevokeWhileStale(t *testing.T) {
 
 func TestInvalidWriteIsBadRequest(t *testing.T) {
 	err := fmt.Errorf("revoke token: %w", cache.ErrInvalid)
-	if status, body := errorOf(err); status != 400 || body.Code != client.CodeBadRequest {
-		t.Errorf("errorOf(ErrInvalid) = %d %q, want 400 %q", status, body.Code, client.CodeBadRequest)
+	if status, body := errorOf(err); status != 400 || body.Code != apitype.CodeBadRequest {
+		t.Errorf("errorOf(ErrInvalid) = %d %q, want 400 %q", status, body.Code, apitype.CodeBadRequest)
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/revokd/revokd/client"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // The baselines are what revokd replaces: every request verifies the token
@@ -47,7 +48,7 @@ func (v *verifier) verify(token string) (checked, string) {
 		// golang-jwt reports an algorithm outside WithValidMethods as a bad
 		// signature; the daemon calls it unsupported_alg.
 		if tok != nil && tok.Method != nil && !slices.Contains(algorithms, tok.Method.Alg()) {
-			return checked{}, client.ReasonUnsupportedAlg
+			return checked{}, apitype.ReasonUnsupportedAlg
 		}
 		return checked{}, reasonFor(err)
 	}
@@ -56,12 +57,12 @@ func (v *verifier) verify(token string) (checked, string) {
 	c.sid, _ = claims["sid"].(string)
 	c.jti, _ = claims["jti"].(string)
 	if c.sub == "" || c.jti == "" {
-		return checked{}, client.ReasonMissingClaim
+		return checked{}, apitype.ReasonMissingClaim
 	}
 	start, ok := claims["orig_iat"].(float64)
 	if !ok {
 		if start, ok = claims["iat"].(float64); !ok {
-			return checked{}, client.ReasonMissingClaim
+			return checked{}, apitype.ReasonMissingClaim
 		}
 	}
 	c.start = time.Unix(int64(start), 0)
@@ -73,30 +74,30 @@ func (v *verifier) verify(token string) (checked, string) {
 func reasonFor(err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return client.ReasonExpired
+		return apitype.ReasonExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return client.ReasonNotYetValid
+		return apitype.ReasonNotYetValid
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return client.ReasonBadSignature
+		return apitype.ReasonBadSignature
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return client.ReasonUnsupportedAlg
+		return apitype.ReasonUnsupportedAlg
 	}
-	return client.ReasonMalformed
+	return apitype.ReasonMalformed
 }
 
 // appendActive appends the active answer for c, as the daemon shapes it.
 func appendActive(dst []byte, c checked) []byte {
 	raw, err := json.Marshal(c.claims)
 	if err != nil {
-		return appendInactive(dst, client.ReasonMalformed)
+		return appendInactive(dst, apitype.ReasonMalformed)
 	}
 	iat, _ := c.claims["iat"].(float64)
-	b, err := json.Marshal(client.ValidateResponse{
+	b, err := json.Marshal(apitype.ValidateResponse{
 		Active: true, Sub: c.sub, JTI: c.jti, SID: c.sid, Exp: c.expires.Unix(),
 		IAT: int64(iat), OrigIAT: c.start.Unix(), Claims: raw,
 	})
 	if err != nil {
-		return appendInactive(dst, client.ReasonMalformed)
+		return appendInactive(dst, apitype.ReasonMalformed)
 	}
 	return append(dst, b...)
 }
@@ -108,7 +109,7 @@ func appendInactive(dst []byte, reason string) []byte {
 }
 
 func appendRequestError(dst []byte, msg string) []byte {
-	b, _ := json.Marshal(client.ErrorResponse{Error: client.ErrorBody{Code: client.CodeBadRequest, Message: msg}})
+	b, _ := json.Marshal(apitype.ErrorResponse{Error: apitype.ErrorBody{Code: apitype.CodeBadRequest, Message: msg}})
 	return append(dst, b...)
 }
 
@@ -128,25 +129,28 @@ type store interface {
 // baselineHandler answers validate and revoke lines against a store.
 func baselineHandler(v *verifier, s store) lineHandler {
 	return func(dst, line []byte) []byte {
-		var req client.Request
+		var req struct { // validate and revoke both read "token"
+			apitype.NDJSONOp
+			apitype.ValidateRequest
+		}
 		if err := json.Unmarshal(line, &req); err != nil {
 			return appendRequestError(dst, "bad JSON: "+err.Error())
 		}
 		switch req.Op {
-		case client.OpValidate:
+		case apitype.OpValidate:
 			c, reason := v.verify(req.Token)
 			if reason != "" {
 				return appendInactive(dst, reason)
 			}
 			reason, err := s.revoked(c)
 			if err != nil {
-				return appendInactive(dst, client.ReasonUnavailable)
+				return appendInactive(dst, apitype.ReasonUnavailable)
 			}
 			if reason != "" {
 				return appendInactive(dst, reason)
 			}
 			return appendActive(dst, c)
-		case client.OpRevoke:
+		case apitype.OpRevoke:
 			c, reason := v.verify(req.Token)
 			if reason != "" {
 				return appendStored(dst, false)

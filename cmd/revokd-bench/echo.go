@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // cannedAnswer is an active validate answer padded to n bytes, so the echo
@@ -44,7 +44,7 @@ func echoHTTPServer(answer []byte) *http.Server {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Content-Length", length)
-		h.Set(client.VersionHeader, "echo")
+		h.Set(apitype.VersionHeader, "echo")
 		w.Write(answer)
 	})
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/revokd/revokd/client"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // pgStore is the original design's store: every request asks PostgreSQL
@@ -34,11 +35,11 @@ func (s pgStore) revoked(c checked) (string, error) {
 	}
 	switch {
 	case subBefore != nil && c.start.Before(*subBefore):
-		return client.ReasonSubjectRevoked, nil
+		return apitype.ReasonSubjectRevoked, nil
 	case sidBefore != nil && c.start.Before(*sidBefore):
-		return client.ReasonSessionRevoked, nil
+		return apitype.ReasonSessionRevoked, nil
 	case denied:
-		return client.ReasonRevoked, nil
+		return apitype.ReasonRevoked, nil
 	}
 	return "", nil
 }

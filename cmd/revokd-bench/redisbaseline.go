@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // redisStore is the Redis baseline's store: a denylist of token ids, one
@@ -24,7 +24,7 @@ func (s redisStore) revoked(c checked) (string, error) {
 	if err != nil || !found {
 		return "", err
 	}
-	return client.ReasonRevoked, nil
+	return apitype.ReasonRevoked, nil
 }
 
 func (s redisStore) revoke(c checked) error {

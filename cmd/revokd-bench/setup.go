@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // ndjsonBatch sends lines over one NDJSON connection, pipelined, and
@@ -52,7 +52,7 @@ func ndjsonBatch(ctx context.Context, socket string, lines [][]byte) ([][]byte, 
 }
 
 // ndjsonOp encodes one NDJSON request.
-func ndjsonOp(req client.Request) []byte {
+func ndjsonOp(req any) []byte {
 	b, _ := json.Marshal(req) // a struct of strings and numbers cannot fail
 	return append(b, '\n')
 }
@@ -60,11 +60,11 @@ func ndjsonOp(req client.Request) []byte {
 // daemonReady asks the daemon's status over NDJSON and reports an error
 // until it says it is ready (its first snapshot is loaded).
 func daemonReady(ctx context.Context, socket string) error {
-	answers, err := ndjsonBatch(ctx, socket, [][]byte{ndjsonOp(client.Request{Op: client.OpStatus})})
+	answers, err := ndjsonBatch(ctx, socket, [][]byte{ndjsonOp(apitype.NDJSONOp{Op: apitype.OpStatus})})
 	if err != nil {
 		return err
 	}
-	var st client.StatusResponse
+	var st apitype.StatusResponse
 	if err := json.Unmarshal(answers[0], &st); err != nil {
 		return fmt.Errorf("status answer %q: %w", answers[0], err)
 	}
@@ -78,14 +78,17 @@ func daemonReady(ctx context.Context, socket string) error {
 func revokeAll(ctx context.Context, socket string, tokens []string) error {
 	lines := make([][]byte, len(tokens))
 	for i, t := range tokens {
-		lines[i] = ndjsonOp(client.Request{Op: client.OpRevoke, Token: t})
+		lines[i] = ndjsonOp(struct {
+			apitype.NDJSONOp
+			apitype.RevokeRequest
+		}{apitype.NDJSONOp{Op: apitype.OpRevoke}, apitype.RevokeRequest{Token: t}})
 	}
 	answers, err := ndjsonBatch(ctx, socket, lines)
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
 	for i, a := range answers {
-		var resp client.RevokeResponse
+		var resp apitype.RevokeResponse
 		if err := json.Unmarshal(a, &resp); err != nil {
 			return fmt.Errorf("revoke token %d: answer %q: %w", i, a, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/internal/pgtest"
 )
 
@@ -25,14 +26,14 @@ func TestE2EPostgresTwoDaemons(t *testing.T) {
 	wantReasons(t, b.socket, map[string]string{token: ""})
 	ca := &client.Client{Socket: a.socket}
 	defer ca.Close()
-	if resp, err := ca.Revoke(context.Background(), client.RevokeRequest{Token: token}); err != nil || !resp.Stored {
+	if resp, err := ca.Revoke(context.Background(), apitype.RevokeRequest{Token: token}); err != nil || !resp.Stored {
 		t.Fatalf("revoke through a = %+v, %v; want stored", resp, err)
 	}
 	cb := &client.Client{Socket: b.socket}
 	defer cb.Close()
 	waitFor(t, "b to see the revocation made through a", 10*time.Second, func() bool {
 		resp, err := cb.Validate(context.Background(), token)
-		return err == nil && resp.Reason == client.ReasonRevoked
+		return err == nil && resp.Reason == apitype.ReasonRevoked
 	})
 }
 
@@ -62,7 +63,7 @@ func TestE2EPostgresStaleAfter(t *testing.T) {
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "answers to fail closed", 30*time.Second, func() bool { return reason() == client.ReasonUnavailable })
+	waitFor(t, "answers to fail closed", 30*time.Second, func() bool { return reason() == apitype.ReasonUnavailable })
 	waitFor(t, "the log to say so", 30*time.Second, func() bool { return d.stderr.Contains("every validation answers unavailable") })
 
 	if err := cluster.Start(); err != nil {

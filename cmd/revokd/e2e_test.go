@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // httpDo sends one request with a plain net/http client and returns the
@@ -61,7 +62,7 @@ func TestE2EHTTP(t *testing.T) {
 		wantBody   []string // substrings
 		wantHeader [2]string
 	}{
-		{"validate active", "POST", "/v1/validate", body(one), nil, 200, []string{`"active":true`, `"sub":"101"`, `"sid":"sess-1"`}, [2]string{client.VersionHeader, ""}},
+		{"validate active", "POST", "/v1/validate", body(one), nil, 200, []string{`"active":true`, `"sub":"101"`, `"sid":"sess-1"`}, [2]string{apitype.VersionHeader, ""}},
 		{"auth active", "GET", "/v1/auth", "", []string{"Authorization", "Bearer " + one}, 200, nil, [2]string{"X-Auth-Subject", "101"}},
 		{"auth JWT scheme", "GET", "/v1/auth", "", []string{"Authorization", "JWT " + one}, 200, nil, [2]string{"X-Auth-Subject", "101"}},
 		{"revoke", "POST", "/v1/revoke", body(one), nil, 200, []string{`{"stored":true}`}, [2]string{}},
@@ -157,10 +158,10 @@ func revokeSome(t *testing.T, socket, token, sub string) {
 	c := &client.Client{Socket: socket}
 	defer c.Close()
 	ctx := context.Background()
-	if resp, err := c.Revoke(ctx, client.RevokeRequest{Token: token}); err != nil || !resp.Stored {
+	if resp, err := c.Revoke(ctx, apitype.RevokeRequest{Token: token}); err != nil || !resp.Stored {
 		t.Fatalf("revoke = %+v, %v; want stored", resp, err)
 	}
-	if _, err := c.RevokeAll(ctx, client.RevokeAllRequest{Sub: sub}); err != nil {
+	if _, err := c.RevokeAll(ctx, apitype.RevokeAllRequest{Sub: sub}); err != nil {
 		t.Fatalf("revoke-all: %v", err)
 	}
 }
@@ -187,7 +188,7 @@ func TestE2ERestartKeepsRevocations(t *testing.T) {
 	denied := mint(t, jwt.MapClaims{"sub": "301", "jti": "restart-1"})
 	cutOff := mint(t, jwt.MapClaims{"sub": "302"})
 	untouched := mint(t, jwt.MapClaims{"sub": "303"})
-	want := map[string]string{denied: client.ReasonRevoked, cutOff: client.ReasonSubjectRevoked, untouched: ""}
+	want := map[string]string{denied: apitype.ReasonRevoked, cutOff: apitype.ReasonSubjectRevoked, untouched: ""}
 
 	d := startDaemon(t, socket, data)
 	revokeSome(t, socket, denied, "302")
@@ -224,7 +225,7 @@ func TestE2ESIGKILLLeavesStaleSocket(t *testing.T) {
 	// The new daemon finds the dial refused, replaces the socket, and still
 	// knows the revocation (it was durable before it was acknowledged).
 	startDaemon(t, socket, data)
-	wantReasons(t, socket, map[string]string{denied: client.ReasonRevoked})
+	wantReasons(t, socket, map[string]string{denied: apitype.ReasonRevoked})
 }
 
 func TestE2ESecondDaemonOnLiveSocket(t *testing.T) {

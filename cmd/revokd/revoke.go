@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 const revokeAbout = `
@@ -34,7 +34,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, done := f.parse(args, stdout, stderr); done {
 		return code
 	}
-	var req client.RevokeRequest
+	var req apitype.RevokeRequest
 	switch {
 	case *jti != "" && f.NArg() > 0:
 		return f.usageError(stderr, "give either a token or --jti, not both")
@@ -46,7 +46,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return f.usageError(stderr, "--exp: %v", err)
 		}
-		req = client.RevokeRequest{JTI: *jti, Exp: secs}
+		req = apitype.RevokeRequest{JTI: *jti, Exp: secs}
 	case *exp != "":
 		return f.usageError(stderr, "--exp goes with --jti")
 	case f.NArg() != 1:

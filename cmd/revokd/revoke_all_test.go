@@ -10,7 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestRevokeAllCommand(t *testing.T) {
@@ -50,7 +50,7 @@ func TestRevokeAllCommand(t *testing.T) {
 			if code != exitOK {
 				return
 			}
-			var resp client.RevokeAllResponse
+			var resp apitype.RevokeAllResponse
 			if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
 				t.Fatalf("stdout %q: %v", stdout, err)
 			}
@@ -66,12 +66,12 @@ func TestRevokeAllCommand(t *testing.T) {
 		token, reason string
 		wantCode      int
 	}{
-		{sub, client.ReasonSubjectRevoked, exitFail},
-		{sid, client.ReasonSessionRevoked, exitFail},
+		{sub, apitype.ReasonSubjectRevoked, exitFail},
+		{sid, apitype.ReasonSessionRevoked, exitFail},
 		{other, "", exitOK},
 	} {
 		code, stdout, _ := runCLI(t, "validate", "--socket", d.socket, c.token)
-		var resp client.ValidateResponse
+		var resp apitype.ValidateResponse
 		json.Unmarshal([]byte(stdout), &resp)
 		if code != c.wantCode || resp.Reason != c.reason {
 			t.Errorf("validate: exit %d reason %q, want %d %q", code, resp.Reason, c.wantCode, c.reason)

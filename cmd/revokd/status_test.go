@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestStatusCommand(t *testing.T) {
@@ -17,7 +17,7 @@ func TestStatusCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("status: exit %d: %s", code, stderr)
 	}
-	var st client.StatusResponse
+	var st apitype.StatusResponse
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("status stdout %q: %v", stdout, err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestUnbanCommand(t *testing.T) {
@@ -29,7 +29,7 @@ func TestUnbanCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("unban: exit %d: %s", code, stderr)
 	}
-	var resp client.UnbanResponse
+	var resp apitype.UnbanResponse
 	if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
 		t.Fatalf("unban stdout %q: %v", stdout, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 func TestValidateCommand(t *testing.T) {
@@ -30,8 +31,8 @@ func TestValidateCommand(t *testing.T) {
 		{name: "active", args: []string{good}, wantCode: exitOK, wantActive: true, wantSub: "12345678901234567890"},
 		{name: "from stdin with -", args: []string{"-"}, stdin: good + "\n", wantCode: exitOK, wantActive: true, wantSub: "12345678901234567890"},
 		{name: "from stdin without argument", stdin: good, wantCode: exitOK, wantActive: true, wantSub: "12345678901234567890"},
-		{name: "expired", args: []string{expired}, wantCode: exitFail, wantReason: client.ReasonExpired},
-		{name: "garbage", args: []string{"not.a.jwt"}, wantCode: exitFail, wantReason: client.ReasonMalformed},
+		{name: "expired", args: []string{expired}, wantCode: exitFail, wantReason: apitype.ReasonExpired},
+		{name: "garbage", args: []string{"not.a.jwt"}, wantCode: exitFail, wantReason: apitype.ReasonMalformed},
 		{name: "two tokens", args: []string{good, good}, wantCode: exitUsage, wantStderr: "give one token"},
 		{name: "empty stdin", stdin: "", wantCode: exitUsage, wantStderr: "empty token"},
 	}
@@ -49,7 +50,7 @@ func TestValidateCommand(t *testing.T) {
 			if tc.wantCode == exitUsage {
 				return
 			}
-			var resp client.ValidateResponse
+			var resp apitype.ValidateResponse
 			if err := json.Unmarshal([]byte(stdout), &resp); err != nil {
 				t.Fatalf("stdout %q is not a JSON answer: %v", stdout, err)
 			}
@@ -80,9 +81,9 @@ func TestCallFailedHints(t *testing.T) {
 		wantCode int
 		hint     string
 	}{
-		{"no daemon", &client.Error{Code: client.CodeUnavailable, Err: syscall.ECONNREFUSED}, exitFail, "Is the daemon running?"},
-		{"store down (503)", &client.Error{Status: 503, Code: client.CodeUnavailable, Message: "revocation store unavailable"}, exitFail, "cannot reach its revocation store"},
-		{"bad request", &client.Error{Status: 400, Code: client.CodeBadRequest, Message: "bad"}, exitUsage, ""},
+		{"no daemon", &client.Error{Code: apitype.CodeUnavailable, Err: syscall.ECONNREFUSED}, exitFail, "Is the daemon running?"},
+		{"store down (503)", &client.Error{Status: 503, Code: apitype.CodeUnavailable, Message: "revocation store unavailable"}, exitFail, "cannot reach its revocation store"},
+		{"bad request", &client.Error{Status: 400, Code: apitype.CodeBadRequest, Message: "bad"}, exitUsage, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

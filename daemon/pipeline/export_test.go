@@ -11,3 +11,6 @@ func (p *Pipeline) WaitCache() {
 // Cost is what the pipeline charges the verified-token cache for v, beyond
 // the token itself.
 func (v *Verified) Cost() int64 { return v.cost() }
+
+// Winner is winner, the one rule of which reason wins.
+func Winner(a, b string) string { return winner(a, b) }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 	"github.com/revokd/revokd/internal/clocktest"
 )
@@ -87,7 +87,7 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("active answer without a subject for %q", token)
 		}
 		// The answer's JSON must always be valid and say the same thing.
-		var resp client.ValidateResponse
+		var resp apitype.ValidateResponse
 		if err := json.Unmarshal(r.AppendJSON(nil), &resp); err != nil {
 			t.Fatalf("answer JSON for %q: %v", token, err)
 		}

@@ -15,7 +15,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/revokd/revokd/client"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // Algorithm families, in the order Algorithms lists them.
@@ -275,14 +276,14 @@ func (r *keyring) choose(kid string, hasKid bool, alg string) (jwt.Keyfunc, stri
 		var ok bool
 		if choice, ok = r.byKid[kid]; !ok {
 			if r.kidless == nil {
-				return nil, client.ReasonUnknownKey
+				return nil, apitype.ReasonUnknownKey
 			}
 			choice = r.kidless
 		}
 	}
 	kf := choice[alg]
 	if kf == nil {
-		return nil, client.ReasonUnsupportedAlg
+		return nil, apitype.ReasonUnsupportedAlg
 	}
 	return kf, ""
 }

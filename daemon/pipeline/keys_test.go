@@ -17,7 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
@@ -94,14 +94,14 @@ func TestKeyTypes(t *testing.T) {
 	}
 	t.Run("kid of another key", func(t *testing.T) {
 		tok := mint(t, jwt.SigningMethodES256, k.ec256, baseClaims(), map[string]any{"kid": "ec384"})
-		if r := jwksFixture.p.Validate(tok); r.Reason != client.ReasonUnsupportedAlg {
-			t.Fatalf("reason = %q, want %q", r.Reason, client.ReasonUnsupportedAlg)
+		if r := jwksFixture.p.Validate(tok); r.Reason != apitype.ReasonUnsupportedAlg {
+			t.Fatalf("reason = %q, want %q", r.Reason, apitype.ReasonUnsupportedAlg)
 		}
 	})
 	t.Run("encryption key skipped", func(t *testing.T) {
 		tok := mint(t, jwt.SigningMethodRS256, k.rsa, baseClaims(), map[string]any{"kid": "enc"})
-		if r := jwksFixture.p.Validate(tok); r.Reason != client.ReasonUnknownKey {
-			t.Fatalf("reason = %q, want %q", r.Reason, client.ReasonUnknownKey)
+		if r := jwksFixture.p.Validate(tok); r.Reason != apitype.ReasonUnknownKey {
+			t.Fatalf("reason = %q, want %q", r.Reason, apitype.ReasonUnknownKey)
 		}
 	})
 	t.Run("kid naming nothing falls back to keys without kid", func(t *testing.T) {

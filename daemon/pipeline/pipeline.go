@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // Pipeline validates tokens. It is safe for concurrent use.
@@ -90,7 +91,7 @@ func New(cfg Config) (*Pipeline, error) {
 // it; it never returns an error, only a Result with a reason.
 func (p *Pipeline) Validate(token string) Result {
 	if len(token) > p.cfg.MaxTokenBytes {
-		return Result{Reason: client.ReasonMalformed}
+		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
 		if v, ok := p.cache.Get(token); ok {
@@ -106,7 +107,7 @@ func (p *Pipeline) Validate(token string) Result {
 // and runs Validate. token may be reused as soon as it returns.
 func (p *Pipeline) ValidateBytes(token []byte) Result {
 	if len(token) > p.cfg.MaxTokenBytes {
-		return Result{Reason: client.ReasonMalformed}
+		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
 		if v, ok := p.cache.GetBytes(token); ok {
@@ -124,23 +125,28 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result { return p.decide(v,
 
 // decide is check; with early set it judges a token that is not yet valid
 // as it will be judged once its time comes, by everything else.
+//
+// Its tests run in the precedence order of their reasons (precedence.go),
+// so the first that applies wins without calling winner: a hit does no
+// work its answer does not need, and takes the replica's lock only when
+// nothing outranks revocation.
 func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 	// The same comparisons golang-jwt makes for exp and nbf, so a hit and a
 	// miss always agree. iat and the session start are held to the same
 	// rule as nbf: a token cannot be valid before it was issued.
 	if !now.Before(v.Expires.Add(p.cfg.Leeway)) {
-		return Result{Reason: client.ReasonExpired, Token: v}
+		return Result{Reason: apitype.ReasonExpired, Token: v}
 	}
 	if !early && now.Before(v.validFrom.Add(-p.cfg.Leeway)) {
-		return Result{Reason: client.ReasonNotYetValid, Token: v}
+		return Result{Reason: apitype.ReasonNotYetValid, Token: v}
 	}
 	if p.cfg.MaxSessionAge > 0 && now.Sub(v.SessionStart) > p.cfg.MaxSessionAge {
-		return Result{Reason: client.ReasonSessionExpired, Token: v}
+		return Result{Reason: apitype.ReasonSessionExpired, Token: v}
 	}
 	// Before the first snapshot the replica knows of no revocation at all:
 	// answering from it would let every revoked token through.
 	if p.replica.Stale(now, p.cfg.StaleAfter) {
-		return Result{Reason: client.ReasonUnavailable, Token: v}
+		return Result{Reason: apitype.ReasonUnavailable, Token: v}
 	}
 	rej := p.replica.Reject(v.Cutoffs, v.SessionStart.UnixMicro(), v.ID, v.altID, now.UnixMicro())
 	switch {
@@ -151,7 +157,7 @@ func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 		}
 		return r
 	case rej.Denied:
-		return Result{Reason: client.ReasonRevoked, Token: v}
+		return Result{Reason: apitype.ReasonRevoked, Token: v}
 	}
 	return Result{Token: v}
 }
@@ -164,7 +170,7 @@ func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 // a cutoff already covers it.
 func (p *Pipeline) Revocable(token string) Result {
 	r := p.Validate(token)
-	if r.Reason != client.ReasonNotYetValid || r.Token == nil {
+	if r.Reason != apitype.ReasonNotYetValid || r.Token == nil {
 		return r
 	}
 	return p.decide(r.Token, p.clock.Now(), true)
@@ -173,11 +179,11 @@ func (p *Pipeline) Revocable(token string) Result {
 func cutoffReason(claim string) string {
 	switch claim {
 	case "sub":
-		return client.ReasonSubjectRevoked
+		return apitype.ReasonSubjectRevoked
 	case "sid":
-		return client.ReasonSessionRevoked
+		return apitype.ReasonSessionRevoked
 	}
-	return client.ReasonClaimRevoked
+	return apitype.ReasonClaimRevoked
 }
 
 // Leeway is the clock skew allowed on exp and nbf. A denial must outlive the

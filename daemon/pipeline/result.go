@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // ClaimValue is one configured cutoff claim as it appears in a token, its
@@ -54,7 +54,7 @@ type Result struct {
 // Active reports whether the token is good right now.
 func (r Result) Active() bool { return r.Reason == "" }
 
-// AppendJSON appends the answer's JSON (client.ValidateResponse) to b,
+// AppendJSON appends the answer's JSON (apitype.ValidateResponse) to b,
 // without a trailing newline.
 func (r Result) AppendJSON(b []byte) []byte {
 	if r.Active() {
@@ -79,9 +79,9 @@ func (r Result) AppendJSON(b []byte) []byte {
 }
 
 // Response returns the answer as the client's type.
-func (r Result) Response() client.ValidateResponse {
+func (r Result) Response() apitype.ValidateResponse {
 	if !r.Active() {
-		resp := client.ValidateResponse{Reason: r.Reason}
+		resp := apitype.ValidateResponse{Reason: r.Reason}
 		if !r.Until.IsZero() {
 			until := r.Until.UTC()
 			resp.Until = &until
@@ -90,9 +90,9 @@ func (r Result) Response() client.ValidateResponse {
 	}
 	t := r.Token
 	if t == nil {
-		return client.ValidateResponse{Active: true}
+		return apitype.ValidateResponse{Active: true}
 	}
-	return client.ValidateResponse{
+	return apitype.ValidateResponse{
 		Active:  true,
 		Sub:     t.Subject,
 		JTI:     t.JTI,

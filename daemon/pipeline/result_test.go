@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
 // TestAnswerJSON checks that the hot path's precomputed bytes are exactly
-// what encoding/json writes for the same client.ValidateResponse, active or
+// what encoding/json writes for the same apitype.ValidateResponse, active or
 // not, with awkward strings and big numbers in the claims.
 func TestAnswerJSON(t *testing.T) {
 	f := newFixture(t, pipeline.Config{})
@@ -36,7 +36,7 @@ func TestAnswerJSON(t *testing.T) {
 	}
 
 	r := f.p.Validate(active)
-	var resp client.ValidateResponse
+	var resp apitype.ValidateResponse
 	if err := json.Unmarshal(r.AppendJSON(nil), &resp); err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func TestAnswerJSON(t *testing.T) {
 	}
 
 	rb := f.p.Validate(banned)
-	if rb.Reason != client.ReasonSessionRevoked || rb.Response().Until == nil {
-		t.Fatalf("banned: %+v, want %s with until", rb.Response(), client.ReasonSessionRevoked)
+	if rb.Reason != apitype.ReasonSessionRevoked || rb.Response().Until == nil {
+		t.Fatalf("banned: %+v, want %s with until", rb.Response(), apitype.ReasonSessionRevoked)
 	}
 }
 
@@ -66,7 +66,7 @@ func TestAnswerJSONWithoutPipeline(t *testing.T) {
 		{"active", pipeline.Result{Token: &pipeline.Verified{Subject: "alice", JTI: "j1", Expires: t0}},
 			fmt.Sprintf(`{"active":true,"sub":"alice","jti":"j1","exp":%d}`, t0.Unix())},
 		{"active without token", pipeline.Result{}, `{"active":true}`},
-		{"ban", pipeline.Result{Reason: client.ReasonSubjectRevoked, Until: t0.Add(time.Microsecond)},
+		{"ban", pipeline.Result{Reason: apitype.ReasonSubjectRevoked, Until: t0.Add(time.Microsecond)},
 			`{"active":false,"reason":"subject_revoked","until":"2027-01-15T08:00:00.000001Z"}`},
 	}
 	for _, tc := range tests {

@@ -13,7 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 	"github.com/revokd/revokd/internal/clocktest"
 )
@@ -37,38 +37,38 @@ func TestCutoffRules(t *testing.T) {
 		until  time.Time
 	}{
 		{name: "issued earlier in the same second", claims: claims{"iat": num("1800000000.25")},
-			claim: "sub", value: "alice", before: micro(500_000), reason: client.ReasonSubjectRevoked},
+			claim: "sub", value: "alice", before: micro(500_000), reason: apitype.ReasonSubjectRevoked},
 		{name: "issued one microsecond before", claims: claims{"iat": num("1800000000.499999")},
-			claim: "sub", value: "alice", before: micro(500_000), reason: client.ReasonSubjectRevoked},
+			claim: "sub", value: "alice", before: micro(500_000), reason: apitype.ReasonSubjectRevoked},
 		{name: "issued exactly at the cutoff", claims: claims{"iat": num("1800000000.5")},
 			claim: "sub", value: "alice", before: micro(500_000)},
 		{name: "issued after the cutoff", claims: claims{"iat": num("1800000000.500001")},
 			claim: "sub", value: "alice", before: micro(500_000)},
 		{name: "whole-second iat, cutoff a microsecond later", claims: claims{"iat": t0.Unix()},
-			claim: "sub", value: "alice", before: micro(1), reason: client.ReasonSubjectRevoked},
+			claim: "sub", value: "alice", before: micro(1), reason: apitype.ReasonSubjectRevoked},
 		{name: "orig_iat is the session start, not iat", claims: claims{"iat": t0.Unix(), "orig_iat": t0.Unix() - 100},
-			claim: "sub", value: "alice", before: micro(-50_000_000), reason: client.ReasonSubjectRevoked},
+			claim: "sub", value: "alice", before: micro(-50_000_000), reason: apitype.ReasonSubjectRevoked},
 		{name: "refreshed token after the cutoff keeps its old session", claims: claims{"iat": t0.Unix(), "orig_iat": t0.Unix() - 100},
 			claim: "sub", value: "alice", before: micro(-200_000_000)},
 		{name: "other subject untouched", claim: "sub", value: "bob", before: t0},
 		{name: "ban in the future", claim: "sub", value: "alice", before: t0.Add(24 * time.Hour),
-			reason: client.ReasonSubjectRevoked, until: t0.Add(24 * time.Hour)},
+			reason: apitype.ReasonSubjectRevoked, until: t0.Add(24 * time.Hour)},
 		{name: "cutoff in the past has no until", claim: "sub", value: "alice", before: t0,
-			reason: client.ReasonSubjectRevoked},
-		{name: "sid", claim: "sid", value: "sess-1", before: t0, reason: client.ReasonSessionRevoked},
+			reason: apitype.ReasonSubjectRevoked},
+		{name: "sid", claim: "sid", value: "sess-1", before: t0, reason: apitype.ReasonSessionRevoked},
 		{name: "other sid untouched", claim: "sid", value: "sess-2", before: t0},
 		{name: "other claim", cfg: pipeline.Config{CutoffClaims: []string{"sub", "tenant"}},
-			claims: claims{"tenant": "acme"}, claim: "tenant", value: "acme", before: t0, reason: client.ReasonClaimRevoked},
+			claims: claims{"tenant": "acme"}, claim: "tenant", value: "acme", before: t0, reason: apitype.ReasonClaimRevoked},
 		{name: "sid not configured", cfg: pipeline.Config{CutoffClaims: []string{"sub"}},
 			claim: "sid", value: "sess-1", before: t0},
 		{name: "20-digit subject keeps every digit", claims: claims{"sub": num(bigID)},
-			claim: "sub", value: bigID, before: t0, reason: client.ReasonSubjectRevoked},
+			claim: "sub", value: bigID, before: t0, reason: apitype.ReasonSubjectRevoked},
 		{name: "20-digit subject is not its float64 rounding", claims: claims{"sub": num(bigID)},
 			claim: "sub", value: "12345678901234567000", before: t0},
 		{name: "numeric subject matches its decimal string", claims: claims{"sub": 7},
-			claim: "sub", value: "7", before: t0, reason: client.ReasonSubjectRevoked},
+			claim: "sub", value: "7", before: t0, reason: apitype.ReasonSubjectRevoked},
 		{name: "subject claim id is cutoff claim sub", cfg: pipeline.Config{SubjectClaim: "id"},
-			claims: claims{"sub": nil, "id": num("42")}, claim: "sub", value: "42", before: t0, reason: client.ReasonSubjectRevoked},
+			claims: claims{"sub": nil, "id": num("42")}, claim: "sub", value: "42", before: t0, reason: apitype.ReasonSubjectRevoked},
 		{name: "subject claim id: a literal sub claim is not the subject", cfg: pipeline.Config{SubjectClaim: "id"},
 			claims: claims{"sub": "alice", "id": num("42")}, claim: "sub", value: "alice", before: t0},
 	}
@@ -103,15 +103,15 @@ func TestLatestCutoffWins(t *testing.T) {
 	ban := t0.Add(time.Hour)
 	f.cutoff("sid", "sess-1", ban)
 	r := f.p.Validate(tok)
-	if r.Reason != client.ReasonSessionRevoked || !r.Until.Equal(ban) {
-		t.Fatalf("got %q until %v, want %q until %v", r.Reason, r.Until, client.ReasonSessionRevoked, ban)
+	if r.Reason != apitype.ReasonSessionRevoked || !r.Until.Equal(ban) {
+		t.Fatalf("got %q until %v, want %q until %v", r.Reason, r.Until, apitype.ReasonSessionRevoked, ban)
 	}
 	// Once the ban is over, the subject's cutoff still rejects the token.
 	f.clock.Set(ban.Add(time.Second))
 	tok2 := hs256(t, with(baseClaims(), claims{"exp": ban.Add(time.Hour).Unix()}))
 	r = f.p.Validate(tok2)
-	if r.Reason != client.ReasonSessionRevoked || !r.Until.IsZero() {
-		t.Fatalf("after the ban: got %q until %v, want %q without until", r.Reason, r.Until, client.ReasonSessionRevoked)
+	if r.Reason != apitype.ReasonSessionRevoked || !r.Until.IsZero() {
+		t.Fatalf("after the ban: got %q until %v, want %q without until", r.Reason, r.Until, apitype.ReasonSessionRevoked)
 	}
 }
 
@@ -134,8 +134,8 @@ func TestDenials(t *testing.T) {
 	tests := []struct {
 		name, token, reason string
 	}{
-		{"by jti", withJTI, client.ReasonRevoked},
-		{"by sha256 id", noJTI, client.ReasonRevoked},
+		{"by jti", withJTI, apitype.ReasonRevoked},
+		{"by sha256 id", noJTI, apitype.ReasonRevoked},
 		{"another token", other, ""},
 	}
 	for _, tc := range tests {
@@ -174,8 +174,8 @@ func TestECDSATwinDenied(t *testing.T) {
 	}
 	f.deny(pipeline.TokenID(tok))
 	for name, token := range map[string]string{"original": tok, "twin": twin} {
-		if r := f.p.Validate(token); r.Reason != client.ReasonRevoked {
-			t.Errorf("%s: reason = %q, want %q", name, r.Reason, client.ReasonRevoked)
+		if r := f.p.Validate(token); r.Reason != apitype.ReasonRevoked {
+			t.Errorf("%s: reason = %q, want %q", name, r.Reason, apitype.ReasonRevoked)
 		}
 	}
 }
@@ -193,8 +193,8 @@ func TestCacheHitRechecks(t *testing.T) {
 	noJTI := hs256(t, with(c, claims{"jti": nil}))
 
 	// Not yet valid, but verified: it is cached and becomes valid by itself.
-	if r := f.p.Validate(tok); r.Reason != client.ReasonNotYetValid {
-		t.Fatalf("reason = %q, want %q", r.Reason, client.ReasonNotYetValid)
+	if r := f.p.Validate(tok); r.Reason != apitype.ReasonNotYetValid {
+		t.Fatalf("reason = %q, want %q", r.Reason, apitype.ReasonNotYetValid)
 	}
 	f.clock.Add(60 * time.Second)
 	waitForHit(t, f, tok)
@@ -206,14 +206,14 @@ func TestCacheHitRechecks(t *testing.T) {
 		reason string
 	}{
 		{"active from the cache", tok, f.replica.Touch, ""},
-		{"stale", tok, f.loseContact, client.ReasonUnavailable},
+		{"stale", tok, f.loseContact, apitype.ReasonUnavailable},
 		{"fresh again", tok, f.replica.Touch, ""},
-		{"denied by jti", tok, func() { f.deny("jti-1") }, client.ReasonRevoked},
+		{"denied by jti", tok, func() { f.deny("jti-1") }, apitype.ReasonRevoked},
 		{"jti-less token active", noJTI, func() {}, ""},
-		{"denied by sha256 id", noJTI, func() { f.deny(pipeline.TokenID(noJTI)) }, client.ReasonRevoked},
-		{"subject revoked", noJTI, func() { f.cutoff("sub", "alice", t0) }, client.ReasonSubjectRevoked},
-		{"expired within leeway", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 5*time.Second)); f.replica.Touch() }, client.ReasonSubjectRevoked},
-		{"expired", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 10*time.Second)); f.replica.Touch() }, client.ReasonExpired},
+		{"denied by sha256 id", noJTI, func() { f.deny(pipeline.TokenID(noJTI)) }, apitype.ReasonRevoked},
+		{"subject revoked", noJTI, func() { f.cutoff("sub", "alice", t0) }, apitype.ReasonSubjectRevoked},
+		{"expired within leeway", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 5*time.Second)); f.replica.Touch() }, apitype.ReasonSubjectRevoked},
+		{"expired", noJTI, func() { f.clock.Set(t0.Add(time.Hour + 10*time.Second)); f.replica.Touch() }, apitype.ReasonExpired},
 	}
 	for _, s := range steps {
 		waitForHit(t, f, s.token)
@@ -238,8 +238,8 @@ func TestCacheHitRechecks(t *testing.T) {
 		}
 		f.clock.Add(time.Second)
 		hits := f.p.CacheHits()
-		if r := f.p.Validate(tok); r.Reason != client.ReasonSessionExpired || f.p.CacheHits() != hits+1 {
-			t.Fatalf("past max age: reason = %q (hit %v), want %q from the cache", r.Reason, f.p.CacheHits() > hits, client.ReasonSessionExpired)
+		if r := f.p.Validate(tok); r.Reason != apitype.ReasonSessionExpired || f.p.CacheHits() != hits+1 {
+			t.Fatalf("past max age: reason = %q (hit %v), want %q from the cache", r.Reason, f.p.CacheHits() > hits, apitype.ReasonSessionExpired)
 		}
 	})
 }
@@ -301,8 +301,8 @@ func TestConcurrentValidate(t *testing.T) {
 	f.cutoff("sub", "alice", t0.Add(time.Second))
 	applied.Store(true)
 	for range 1000 {
-		if r := f.p.Validate(toks[1]); r.Reason != client.ReasonSubjectRevoked {
-			t.Fatalf("reason = %q, want %q", r.Reason, client.ReasonSubjectRevoked)
+		if r := f.p.Validate(toks[1]); r.Reason != apitype.ReasonSubjectRevoked {
+			t.Fatalf("reason = %q, want %q", r.Reason, apitype.ReasonSubjectRevoked)
 		}
 	}
 	close(done)
@@ -328,11 +328,11 @@ func TestReplicaNotReadyIsUnavailable(t *testing.T) {
 	tok := hs256(t, baseClaims())
 	expired := hs256(t, with(baseClaims(), claims{"exp": t0.Unix() - 3600}))
 
-	if r := p.Validate(tok); r.Reason != client.ReasonUnavailable {
-		t.Fatalf("before the snapshot: reason = %q, want %q", r.Reason, client.ReasonUnavailable)
+	if r := p.Validate(tok); r.Reason != apitype.ReasonUnavailable {
+		t.Fatalf("before the snapshot: reason = %q, want %q", r.Reason, apitype.ReasonUnavailable)
 	}
-	if r := p.Validate(expired); r.Reason != client.ReasonExpired {
-		t.Fatalf("expired token before the snapshot: reason = %q, want %q", r.Reason, client.ReasonExpired)
+	if r := p.Validate(expired); r.Reason != apitype.ReasonExpired {
+		t.Fatalf("expired token before the snapshot: reason = %q, want %q", r.Reason, apitype.ReasonExpired)
 	}
 	replica.SetReady()
 	if r := p.Validate(tok); !r.Active() {
@@ -362,8 +362,8 @@ func TestFutureSessionStart(t *testing.T) {
 			claims: claims{"iat": t0.Add(2 * time.Minute).Unix(), "exp": t0.Add(time.Hour).Unix()},
 			setup:  func(f *fixture) { f.cutoff("sub", "alice", t0) },
 			steps: []step{
-				{t0, client.ReasonNotYetValid},
-				{t0.Add(2*time.Minute - time.Second), client.ReasonNotYetValid},
+				{t0, apitype.ReasonNotYetValid},
+				{t0.Add(2*time.Minute - time.Second), apitype.ReasonNotYetValid},
 				// Issued after the cutoff, once it is issued at all.
 				{t0.Add(2 * time.Minute), ""},
 			}},
@@ -375,29 +375,29 @@ func TestFutureSessionStart(t *testing.T) {
 			cfg:    pipeline.Config{Leeway: 30 * time.Second},
 			claims: claims{"iat": t0.Add(2 * time.Minute).Unix()},
 			steps: []step{
-				{t0, client.ReasonNotYetValid},
-				{t0.Add(90*time.Second - time.Microsecond), client.ReasonNotYetValid},
+				{t0, apitype.ReasonNotYetValid},
+				{t0.Add(90*time.Second - time.Microsecond), apitype.ReasonNotYetValid},
 				{t0.Add(90 * time.Second), ""},
 			}},
 		{name: "orig_iat ten years ahead reaches session_expired",
 			cfg:    pipeline.Config{MaxSessionAge: time.Hour},
 			claims: claims{"iat": nil, "orig_iat": tenYears.Unix(), "exp": tenYears.Add(3 * time.Hour).Unix()},
 			steps: []step{
-				{t0, client.ReasonNotYetValid},
-				{tenYears.Add(-time.Second), client.ReasonNotYetValid},
+				{t0, apitype.ReasonNotYetValid},
+				{tenYears.Add(-time.Second), apitype.ReasonNotYetValid},
 				{tenYears, ""},
-				{tenYears.Add(time.Hour + time.Second), client.ReasonSessionExpired},
+				{tenYears.Add(time.Hour + time.Second), apitype.ReasonSessionExpired},
 			}},
 		{name: "orig_iat past 9999 never outlives a ban",
 			claims: claims{"iat": nil, "orig_iat": year10000.Unix(), "exp": year10000.Add(time.Hour).Unix()},
 			setup:  func(f *fixture) { f.cutoff("sub", "alice", cache.MaxTime) },
 			steps: []step{
-				{t0, client.ReasonNotYetValid},
-				{cache.MaxTime, client.ReasonNotYetValid},
+				{t0, apitype.ReasonNotYetValid},
+				{cache.MaxTime, apitype.ReasonNotYetValid},
 			}},
 		{name: "orig_iat ahead with an iat is malformed",
 			claims: claims{"orig_iat": t0.Add(time.Hour).Unix()},
-			steps:  []step{{t0, client.ReasonMalformed}, {t0.Add(2 * time.Hour), client.ReasonMalformed}}},
+			steps:  []step{{t0, apitype.ReasonMalformed}, {t0.Add(2 * time.Hour), apitype.ReasonMalformed}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -426,8 +426,8 @@ func TestFutureSessionStart(t *testing.T) {
 func TestFutureIssueTimeFromTheCache(t *testing.T) {
 	f := newFixture(t, pipeline.Config{})
 	tok := hs256(t, with(baseClaims(), claims{"iat": t0.Add(time.Minute).Unix()}))
-	if r := f.p.Validate(tok); r.Reason != client.ReasonNotYetValid {
-		t.Fatalf("at t0: reason = %q, want %q", r.Reason, client.ReasonNotYetValid)
+	if r := f.p.Validate(tok); r.Reason != apitype.ReasonNotYetValid {
+		t.Fatalf("at t0: reason = %q, want %q", r.Reason, apitype.ReasonNotYetValid)
 	}
 	waitForHit(t, f, tok)
 	steps := []struct {
@@ -435,7 +435,7 @@ func TestFutureIssueTimeFromTheCache(t *testing.T) {
 		at     time.Time
 		reason string
 	}{
-		{"a second before iat", t0.Add(59 * time.Second), client.ReasonNotYetValid},
+		{"a second before iat", t0.Add(59 * time.Second), apitype.ReasonNotYetValid},
 		{"at iat", t0.Add(time.Minute), ""},
 	}
 	for _, s := range steps {

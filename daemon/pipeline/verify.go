@@ -10,8 +10,9 @@ import (
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/revokd/revokd/cache"
-	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/client/apitype"
 )
 
 // understoodCrit lists the header parameters revokd implements for "crit"
@@ -21,13 +22,16 @@ import (
 var understoodCrit = map[string]bool{}
 
 // verify runs the full pipeline on a token the cache did not answer for.
+// Its stages follow the precedence of reasons (precedence.go): each stops
+// at a reason no later stage could beat, and where reasons meet, winner
+// picks.
 func (p *Pipeline) verify(token string) Result {
 	alg, kid, hasKid, reason := parseHeader(token)
 	if reason != "" {
 		return Result{Reason: reason}
 	}
 	if alg == "none" || !p.allowed[alg] {
-		return Result{Reason: client.ReasonUnsupportedAlg}
+		return Result{Reason: apitype.ReasonUnsupportedAlg}
 	}
 	keyfunc, reason := p.keys.choose(kid, hasKid, alg)
 	if reason != "" {
@@ -36,53 +40,37 @@ func (p *Pipeline) verify(token string) Result {
 
 	var claims payload
 	_, err := p.parser.ParseWithClaims(token, &claims, keyfunc)
-	// staticReason is a reason that holds whatever the clock says; a
-	// timeReason may change as the clock moves, so it does not stop the
-	// token from being cached.
-	var staticReason, timeReason string
-	switch {
+	switch { // reason becomes golang-jwt's verdict on the claims
 	case err == nil:
 	case !errors.Is(err, jwt.ErrTokenInvalidClaims):
-		// The signature did not verify, or the token could not be read.
+		// The signature did not verify, or the token could not be read:
+		// nothing in the payload can be trusted, so nothing more is judged.
 		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
-			return Result{Reason: client.ReasonBadSignature}
+			return Result{Reason: apitype.ReasonBadSignature}
 		}
-		return Result{Reason: client.ReasonMalformed}
-	case errors.Is(err, jwt.ErrInvalidType):
-		staticReason = client.ReasonMalformed
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		staticReason = client.ReasonMissingClaim
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		staticReason = client.ReasonBadIssuer
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		staticReason = client.ReasonBadAudience
-	case errors.Is(err, jwt.ErrTokenExpired):
-		timeReason = client.ReasonExpired
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		timeReason = client.ReasonNotYetValid
+		return Result{Reason: apitype.ReasonMalformed}
 	default:
-		staticReason = client.ReasonMalformed
+		reason = claimsReason(err)
 	}
 
 	// The signature verified: from here on the answer carries the token.
 	v, policyReason, err := p.build(token, alg, &claims)
 	if err != nil {
-		return Result{Reason: client.ReasonMalformed}
+		return Result{Reason: apitype.ReasonMalformed}
 	}
-	if staticReason == "" {
-		staticReason = policyReason
-	}
-	if staticReason != "" {
-		return Result{Reason: staticReason, Token: v}
+	reason = winner(reason, policyReason)
+	if reason != "" && !clockReason(reason) {
+		return Result{Reason: reason, Token: v}
 	}
 
 	if p.cache != nil {
 		p.cache.Set(token, v, v.cost())
 	}
 	r := p.check(v, p.clock.Now())
-	if r.Active() && timeReason != "" {
-		// golang-jwt read the clock a moment earlier; keep its verdict.
-		r.Reason = timeReason
+	if w := winner(reason, r.Reason); w != r.Reason {
+		// golang-jwt read the clock a moment earlier; its verdict stands
+		// where it wins.
+		r = Result{Reason: w, Token: v}
 	}
 	return r
 }
@@ -95,36 +83,36 @@ func parseHeader(token string) (alg, kid string, hasKid bool, reason string) {
 	body, sig, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || head == "" || body == "" ||
 		!base64url(head) || !base64url(body) || !base64url(sig) {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(head)
 	if err != nil || !json.Valid(raw) {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	// Members read as encoding/json would read them into a map, which is
 	// how golang-jwt reads the header: names match exactly, the last of a
 	// repeated name wins.
 	h := payload{raw: raw}
 	if h.fields, err = splitObject(raw); err != nil {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	// Present at all, even as null, "crit" must list what we understand.
 	if v, _ := h.get("crit"); v != nil {
 		var crit []string
 		if json.Unmarshal(v, &crit) != nil || len(crit) == 0 {
-			return "", "", false, client.ReasonMalformed
+			return "", "", false, apitype.ReasonMalformed
 		}
 		for _, name := range crit {
 			if !understoodCrit[name] {
-				return "", "", false, client.ReasonMalformed
+				return "", "", false, apitype.ReasonMalformed
 			}
 		}
 	}
 	if alg, err = h.str("alg"); err != nil || alg == "" {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	if kid, err = h.str("kid"); err != nil {
-		return "", "", false, client.ReasonMalformed
+		return "", "", false, apitype.ReasonMalformed
 	}
 	_, hasKid = h.get("kid")
 	return alg, kid, hasKid, ""
@@ -154,7 +142,7 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 	var reason string
 	missing := func() {
 		if reason == "" {
-			reason = client.ReasonMissingClaim
+			reason = apitype.ReasonMissingClaim
 		}
 	}
 

@@ -1,0 +1,63 @@
+package apitype
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ValidateResponse answers POST /v1/validate (op validate) and is the body of
+// GET /v1/auth. An inactive token carries a Reason, and Until when a future
+// cutoff (a ban) rejected it.
+type ValidateResponse struct {
+	Active  bool            `json:"active"`
+	Reason  string          `json:"reason,omitempty"` // one of Reasons
+	Until   *time.Time      `json:"until,omitempty"`
+	Sub     string          `json:"sub,omitempty"`
+	JTI     string          `json:"jti,omitempty"`
+	SID     string          `json:"sid,omitempty"`
+	Exp     int64           `json:"exp,omitempty"`
+	IAT     int64           `json:"iat,omitempty"`
+	OrigIAT int64           `json:"orig_iat,omitempty"`
+	Claims  json.RawMessage `json:"claims,omitempty"`
+}
+
+// RevokeResponse answers POST /v1/revoke (op revoke). Stored is true only
+// when a new denial was written.
+type RevokeResponse struct {
+	Stored bool `json:"stored"`
+}
+
+// RevokeAllResponse answers POST /v1/revoke-all (op revoke-all) with the
+// cutoff in effect afterwards.
+type RevokeAllResponse struct {
+	Claim string `json:"claim"`
+	Value string `json:"value"`
+	// Before is the cutoff in force afterwards; an unban of something never
+	// revoked leaves none, and the field is absent.
+	Before time.Time `json:"before,omitzero"`
+}
+
+// UnbanResponse answers POST /v1/unban (op unban): the same body as
+// revoke-all's.
+type UnbanResponse = RevokeAllResponse
+
+// StatusResponse answers GET /v1/status (op status).
+type StatusResponse struct {
+	Version     string    `json:"version"`
+	Ready       bool      `json:"ready"`
+	Source      string    `json:"source"`
+	SourceState string    `json:"source_state"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	// StaleSeconds is the time since the last contact with the source;
+	// absent before the first contact.
+	StaleSeconds float64 `json:"stale_seconds,omitzero"`
+	// Stale is true while the replica cannot be trusted: before its first
+	// snapshot, and past --stale-after without contact.
+	Stale          bool      `json:"stale"`
+	LastVersion    int64     `json:"last_version"`
+	LastChange     time.Time `json:"last_change,omitzero"`
+	Reconnects     int64     `json:"reconnects"`
+	Cutoffs        int       `json:"cutoffs"`
+	Denials        int       `json:"denials"`
+	TokenCacheHits uint64    `json:"token_cache_hits"`
+}

@@ -1,0 +1,33 @@
+package apitype
+
+import "time"
+
+// ValidateRequest is the body of POST /v1/validate (op validate).
+type ValidateRequest struct {
+	Token string `json:"token"`
+}
+
+// RevokeRequest is the body of POST /v1/revoke (op revoke): either a token,
+// or a token id with its expiry (Unix seconds).
+type RevokeRequest struct {
+	Token string `json:"token,omitempty"`
+	JTI   string `json:"jti,omitempty"`
+	Exp   int64  `json:"exp,omitempty"`
+}
+
+// RevokeAllRequest is the body of POST /v1/revoke-all (op revoke-all): Sub,
+// or Claim and Value. Before defaults to now; a future Before is a ban.
+type RevokeAllRequest struct {
+	Sub    string     `json:"sub,omitempty"`
+	Claim  string     `json:"claim,omitempty"`
+	Value  string     `json:"value,omitempty"`
+	Before *time.Time `json:"before,omitempty"`
+}
+
+// UnbanRequest is the body of POST /v1/unban (op unban): Sub, or Claim and
+// Value.
+type UnbanRequest struct {
+	Sub   string `json:"sub,omitempty"`
+	Claim string `json:"claim,omitempty"`
+	Value string `json:"value,omitempty"`
+}

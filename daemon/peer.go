@@ -16,7 +16,7 @@ var ErrForbidden = errors.New("forbidden")
 // Linux, LOCAL_PEERCRED on macOS; see peerFromFD in the peer_*.go files).
 type Peer struct {
 	PID, UID, GID int
-	Groups        []int // supplementary groups (SO_PEERGROUPS), when the kernel gives them
+	Groups        []int // supplementary groups (SO_PEERGROUPS; cr_groups on macOS), when the kernel gives them
 	Known         bool  // false when the connection is not a Unix socket, or the platform cannot say
 }
 

@@ -2,24 +2,22 @@ package daemon
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrForbidden means the caller's peer credentials are not on the write lists.
 var ErrForbidden = errors.New("forbidden")
 
 // Peer is the identity of the process at the other end of a Unix
-// connection, as the kernel recorded it at connect time (SO_PEERCRED).
+// connection, as the kernel recorded it at connect time (SO_PEERCRED on
+// Linux, LOCAL_PEERCRED on macOS; see peerFromFD in the peer_*.go files).
 type Peer struct {
 	PID, UID, GID int
-	Groups        []int // supplementary groups (SO_PEERGROUPS), when the kernel gives them
-	Known         bool  // false when the connection is not a Unix socket
+	Groups        []int // supplementary groups (SO_PEERGROUPS; cr_groups on macOS), when the kernel gives them
+	Known         bool  // false when the connection is not a Unix socket, or the platform cannot say
 }
 
 // readPeer asks the kernel who is at the other end of c.
@@ -38,19 +36,7 @@ func readPeer(c net.Conn) (Peer, error) {
 		opErr error
 	)
 	err = raw.Control(func(fd uintptr) {
-		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err != nil {
-			opErr = err
-			return
-		}
-		p = Peer{PID: int(cred.Pid), UID: int(cred.Uid), GID: int(cred.Gid), Known: true}
-		// SO_PEERGROUPS returns the gids as native-endian 32-bit words; older kernels
-		// lack it, and then only the primary gid counts.
-		if s, err := unix.GetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS); err == nil {
-			for i := 0; i+4 <= len(s); i += 4 {
-				p.Groups = append(p.Groups, int(binary.NativeEndian.Uint32([]byte(s[i:i+4]))))
-			}
-		}
+		p, opErr = peerFromFD(int(fd))
 	})
 	if err == nil {
 		err = opErr

@@ -38,8 +38,10 @@ func startChildEnv(name, logDir string, env []string, path string, args ...strin
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = env
-	// If the tool dies without stopping its children, the kernel stops them.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// If the tool dies without stopping its children, the kernel stops them
+	// (Linux only; see deathsig_*.go).
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	setDeathSignal(cmd.SysProcAttr, syscall.SIGTERM)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

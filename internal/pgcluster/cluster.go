@@ -195,10 +195,10 @@ func (c *Cluster) Start() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: c.cred,
 		Setpgid:    true, // a terminal's ^C goes to the tests, which stop the server themselves
-		// If the test binary dies without Close, the server shuts down
-		// immediately rather than living on.
-		Pdeathsig: syscall.SIGQUIT,
 	}
+	// If the test binary dies without Close, the server shuts down
+	// immediately rather than living on (Linux only; see deathsig_*.go).
+	setDeathSignal(cmd.SysProcAttr, syscall.SIGQUIT)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("pgcluster: start postgres: %w", err)
 	}

@@ -132,3 +132,40 @@ func BenchmarkValidateParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMiss is BenchmarkValidate's HS256/cold (the cheapest signature,
+// so the reading weighs most) with headers and payloads read by splitObject
+// and by encoding/json's decoder, alternating under -count.
+func BenchmarkMiss(b *testing.B) {
+	now := time.Now()
+	tok := mint(b, jwt.SigningMethodHS256, keys().hmac, claims{
+		"sub": "user-42", "sid": "s-1", "jti": "j-1",
+		"iss": "https://issuer.example", "aud": "revokd",
+		"iat": now.Unix(), "orig_iat": now.Unix() - 3600, "exp": now.Add(time.Hour).Unix(),
+		"name": "Ana", "roles": []string{"reader", "writer"},
+	}, nil)
+	for _, reader := range []string{"splitObject", "encoding-json"} {
+		b.Run("HS256/"+reader, func(b *testing.B) {
+			pipeline.UseEncodingJSON(reader == "encoding-json")
+			defer pipeline.UseEncodingJSON(false)
+			cfg := allKeysConfig(b)
+			cfg.Issuer, cfg.Audience = "https://issuer.example", "revokd"
+			cfg.MaxSessionAge = 24 * time.Hour
+			cfg.Leeway = 30 * time.Second
+			cfg.Clock = cache.SystemClock{}
+			cfg.Replica = busyReplica()
+			cfg.TokenCacheBytes = -1
+			p, err := pipeline.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				if !p.Validate(tok).Active() {
+					b.Fatal("inactive")
+				}
+			}
+		})
+	}
+}

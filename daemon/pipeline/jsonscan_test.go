@@ -86,3 +86,26 @@ func FuzzSplitObject(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadObject reads BenchmarkValidate's header and payload alone,
+// with splitObject and with decodeObject.
+func BenchmarkReadObject(b *testing.B) {
+	header := []byte(`{"alg":"HS256","typ":"JWT"}`)
+	payload := []byte(`{"aud":"revokd","exp":1800003600,"iat":1800000000,"iss":"https://issuer.example","jti":"j-1","name":"Ana","orig_iat":1799996400,"roles":["reader","writer"],"sid":"s-1","sub":"user-42"}`)
+	for _, r := range []struct {
+		name string
+		read func([]byte) ([]field, error)
+	}{{"splitObject", splitObject}, {"encoding-json", decodeObject}} {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.read(header); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.read(payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -34,7 +34,7 @@ var _ jwt.Claims = (*payload)(nil)
 // malformed.
 func (c *payload) UnmarshalJSON(b []byte) error {
 	c.raw = bytes.Clone(b)
-	fields, err := readObject(c.raw)
+	fields, err := splitObject(c.raw)
 	if err != nil {
 		return fmt.Errorf("claims: %w", err)
 	}

@@ -17,13 +17,3 @@ func Winner(a, b string) string { return winner(a, b) }
 
 // LiveHeap is liveHeap, which the cache's own charge test shares.
 func LiveHeap() uint64 { return liveHeap() }
-
-// UseEncodingJSON makes the pipeline read headers and payloads with
-// decodeObject instead of splitObject, for BenchmarkMiss. Not safe while a
-// pipeline validates.
-func UseEncodingJSON(on bool) {
-	readObject = splitObject
-	if on {
-		readObject = decodeObject
-	}
-}

@@ -93,7 +93,7 @@ func parseHeader(token string) (alg, kid string, hasKid bool, reason string) {
 	// how golang-jwt reads the header: names match exactly, the last of a
 	// repeated name wins.
 	h := payload{raw: raw}
-	if h.fields, err = readObject(raw); err != nil {
+	if h.fields, err = splitObject(raw); err != nil {
 		return "", "", false, apitype.ReasonMalformed
 	}
 	// Present at all, even as null, "crit" must list what we understand.

@@ -1,7 +1,6 @@
 // Package cache holds revokd's revocation state: the Replica, a complete
-// copy of the active cutoffs and denials that decides every answer; the
-// verified-token cache, which only ever saves work; and the Source interface
-// that keeps the replica in step with its store.
+// copy of the active cutoffs and denials that decides every answer, and the
+// Source interface that keeps the replica in step with its store.
 package cache
 
 import (

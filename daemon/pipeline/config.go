@@ -15,6 +15,7 @@ const (
 	DefaultMaxTokenBytes     = 8192
 	DefaultSubjectClaim      = "sub"
 	DefaultSessionStartClaim = "orig_iat"
+	DefaultTokenCacheBytes   = 64 << 20
 )
 
 // DefaultCutoffClaims are the claims that can carry cutoffs unless
@@ -46,7 +47,7 @@ type Config struct {
 	RequireJTI bool
 
 	// TokenCacheBytes bounds the verified-token cache: 0 means
-	// cache.DefaultVerifiedBytes (64 MiB), a negative value turns the cache
+	// DefaultTokenCacheBytes (64 MiB), a negative value turns the cache
 	// off (every token is verified in full; benchmarks use this).
 	TokenCacheBytes int64
 

@@ -12,15 +12,6 @@ import (
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
-// liveHeap is the heap in use after a full collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
-
 // TestCostCoversWhatVerifiedHolds verifies many distinct tokens of each
 // shape, keeps what the pipeline built for them, and compares the heap they
 // hold with the sum of their costs: the cost must cover it (the cache
@@ -68,7 +59,7 @@ func TestCostCoversWhatVerifiedHolds(t *testing.T) {
 			}
 			tokens = tokens[warm:]
 			held := make([]*pipeline.Verified, n)
-			before := liveHeap()
+			before := pipeline.LiveHeap()
 			for i, tok := range tokens {
 				r := f.p.Validate(tok)
 				if !r.Active() {
@@ -76,7 +67,7 @@ func TestCostCoversWhatVerifiedHolds(t *testing.T) {
 				}
 				held[i] = r.Token
 			}
-			grown := float64(int64(liveHeap()) - int64(before))
+			grown := float64(int64(pipeline.LiveHeap()) - int64(before))
 			var cost float64
 			for _, v := range held {
 				cost += float64(v.Cost())

@@ -22,7 +22,7 @@ type Pipeline struct {
 	allowed map[string]bool
 	unique  map[string]bool // claims a payload may not repeat
 	parser  *jwt.Parser
-	cache   *cache.VerifiedTokens[*Verified] // nil when turned off
+	cache   *verifiedTokens // nil when turned off
 	hits    atomic.Uint64
 	close   sync.Once
 }
@@ -80,7 +80,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.parser = jwt.NewParser(opts...)
 	if s.TokenCacheBytes >= 0 {
-		if p.cache, err = cache.NewVerifiedTokens[*Verified](s.TokenCacheBytes); err != nil {
+		if p.cache, err = newVerifiedTokens(s.TokenCacheBytes); err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 	}

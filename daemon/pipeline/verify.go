@@ -262,20 +262,20 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 }
 
 // cost is the heap a cached Verified holds, as the allocator rounds it
-// (cache.HeapBytes): the struct, its cutoff array and each string and
+// (heapBytes): the struct, its cutoff array and each string and
 // slice built for it (the cache adds the token's copy and its own
 // overhead). A string shared by two fields (jti and ID, sub and its
 // cutoff value) is counted for each: a few bytes too many keeps the cache
 // under its budget, too few let it grow past it.
 func (v *Verified) cost() int64 {
-	n := cache.HeapBytes(int(unsafe.Sizeof(*v))) +
-		cache.HeapBytes(cap(v.Cutoffs)*int(unsafe.Sizeof(ClaimValue{}))) +
-		cache.HeapBytes(cap(v.Claims)) + cache.HeapBytes(cap(v.activeJSON))
+	n := heapBytes(int(unsafe.Sizeof(*v))) +
+		heapBytes(cap(v.Cutoffs)*int(unsafe.Sizeof(ClaimValue{}))) +
+		heapBytes(cap(v.Claims)) + heapBytes(cap(v.activeJSON))
 	for _, s := range [...]string{v.Subject, v.ID, v.altID, v.JTI, v.SessionID} {
-		n += cache.HeapBytes(len(s))
+		n += heapBytes(len(s))
 	}
 	for _, c := range v.Cutoffs {
-		n += cache.HeapBytes(len(c.Value))
+		n += heapBytes(len(c.Value))
 	}
 	return n
 }

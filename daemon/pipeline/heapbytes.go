@@ -1,4 +1,4 @@
-package cache
+package pipeline
 
 import "sort"
 
@@ -14,10 +14,10 @@ var sizeClasses = [...]int{
 	20480, 21760, 24576, 27264, 28672, 32768,
 }
 
-// HeapBytes is the heap an allocation of n bytes occupies. Cache costs are
+// heapBytes is the heap an allocation of n bytes occupies. Cache costs are
 // summed from it rather than from lengths: the rounding is up to 19% of an
 // allocation, and a budget counted in lengths let the heap outgrow it.
-func HeapBytes(n int) int64 {
+func heapBytes(n int) int64 {
 	if n <= 0 {
 		return 0
 	}

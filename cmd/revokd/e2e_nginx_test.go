@@ -241,3 +241,50 @@ func startNginx(t *testing.T, nginx, prefix string, subst map[string]string) {
 		}
 	}
 }
+
+// TestE2ENginxFailOpen runs the example with its commented fail-open lines
+// switched on: revokd still decides while it answers, and requests go
+// through, with no subject, once it is down.
+func TestE2ENginxFailOpen(t *testing.T) {
+	nginx := findNginx(t)
+	dir := shortDir(t)
+	d := startDaemon(t, filepath.Join(dir, "s.sock"), filepath.Join(dir, "data"))
+	app := startEchoApp(t)
+	port := freeLoopbackPort(t)
+	startNginx(t, nginx, filepath.Join(dir, "nginx"), map[string]string{
+		"unix:/run/revokd/revokd.sock":                 "unix:" + d.socket,
+		"server 127.0.0.1:8000;":                       "server " + app.addr + ";",
+		"listen 127.0.0.1:8080;":                       "listen " + port + ";",
+		"#proxy_intercept_errors on;":                  "proxy_intercept_errors on;",
+		"#error_page 502 503 504 = @revokd_fail_open;": "error_page 502 503 504 = @revokd_fail_open;",
+	})
+	url := "http://" + port + "/api/page"
+	active := mint(t, jwt.MapClaims{"sub": "alice"})
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(token string) (int, string, []string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header.Values("WWW-Authenticate")
+	}
+	if code, body, _ := get(active); code != 200 || body != "subject=alice" {
+		t.Errorf("daemon up, active token: %d %q, want 200 subject=alice", code, body)
+	}
+	if code, _, www := get(""); code != 401 || len(www) != 1 {
+		t.Errorf("daemon up, no token: %d with WWW-Authenticate %q, want 401 with one", code, www)
+	}
+	if code := d.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("revokd exited %d on SIGTERM", code)
+	}
+	if code, body, _ := get(active); code != 200 || body != "subject=" {
+		t.Errorf("daemon down, fail open: %d %q, want 200 with no subject", code, body)
+	}
+}

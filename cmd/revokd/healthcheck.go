@@ -12,15 +12,19 @@ Exits 0 when the daemon answers and is ready, 1 otherwise; it prints one
 line saying which. Ready is what GET /readyz says: the daemon has loaded
 its first snapshot of revocations and, with --stale-after, has heard from
 its store within that time, so validations get a verdict rather than
-"unavailable". Meant for readiness probes and scripts. For liveness (is the
-process up at all) probe GET /healthz instead: a stale daemon must not be
-restarted, as a restart drops the revocations it still enforces.
+"unavailable". Meant for readiness probes and scripts.
+
+With --live it asks only whether the daemon answers at all (liveness, as
+GET /healthz): use that for probes that restart the daemon. A daemon that
+lost its database must not be restarted: the restart cannot bring the
+database back and drops the revocations it still enforces.
 `
 
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newFlags("healthcheck", "[flags]", healthcheckAbout)
 	var cf clientFlags
 	cf.register(f)
+	live := f.Bool("live", false, "only check that the daemon answers (liveness), not that it is ready")
 	// A health check that hangs is worse than one that fails.
 	f.Lookup("timeout").DefValue = "3s"
 	cf.timeout = 3 * time.Second
@@ -32,6 +36,14 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	c, callCtx, done := cf.open(ctx)
 	defer done()
+	if *live {
+		// Any answer will do: status is served whatever the store's state.
+		if _, err := c.Status(callCtx); err != nil {
+			return callFailed(stderr, "healthcheck", err)
+		}
+		fmt.Fprintln(stdout, "alive")
+		return exitOK
+	}
 	ready, err := c.Ready(callCtx)
 	if err != nil {
 		// callFailed adds how to start the daemon when there is none.

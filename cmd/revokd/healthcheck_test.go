@@ -16,6 +16,7 @@ func TestHealthcheckCommand(t *testing.T) {
 	tests := []struct {
 		name       string
 		socket     string
+		args       []string
 		wantCode   int
 		wantStdout string
 		wantStderr []string // substrings
@@ -28,10 +29,15 @@ func TestHealthcheckCommand(t *testing.T) {
 			wantStdout: "not ready: the daemon has not loaded its revocations yet"},
 		{name: "stale under --stale-after", socket: fakeDaemon(t, true, true), wantCode: exitFail,
 			wantStdout: "not ready: no contact with the revocation store for 301.500s, longer than --stale-after; validations answer unavailable"},
+		{name: "--live, ready daemon", socket: d.socket, args: []string{"--live"}, wantCode: exitOK, wantStdout: "alive"},
+		// A stale daemon is alive: a probe must not restart it.
+		{name: "--live, stale daemon", socket: fakeDaemon(t, true, true), args: []string{"--live"}, wantCode: exitOK, wantStdout: "alive"},
+		{name: "--live, no daemon", socket: filepath.Join(t.TempDir(), "absent.sock"), args: []string{"--live"}, wantCode: exitFail,
+			wantStderr: []string{"revokd serve"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, "healthcheck", "--socket", tc.socket)
+			code, stdout, stderr := runCLI(t, append([]string{"healthcheck", "--socket", tc.socket}, tc.args...)...)
 			if code != tc.wantCode {
 				t.Errorf("exit code = %d, want %d; stderr %q", code, tc.wantCode, stderr)
 			}

@@ -37,11 +37,14 @@ func errorOf(err error) (int, apitype.ErrorBody) {
 		return http.StatusMethodNotAllowed, apitype.ErrorBody{Code: apitype.CodeMethodNotAllowed, Message: err.Error()}
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, apitype.ErrorBody{Code: apitype.CodeTooLarge, Message: err.Error()}
-	case errors.Is(err, cache.ErrUnavailable), errors.Is(err, errNotReady):
+	case errors.Is(err, cache.ErrUnavailable), errors.Is(err, errNotReady), errors.Is(err, errStale):
 		// The store's own error text may name hosts or SQL: keep it in the log.
 		msg := cache.ErrUnavailable.Error()
-		if errors.Is(err, errNotReady) {
+		switch {
+		case errors.Is(err, errNotReady):
 			msg = errNotReady.Error()
+		case errors.Is(err, errStale):
+			msg = errStale.Error()
 		}
 		return http.StatusServiceUnavailable, apitype.ErrorBody{Code: apitype.CodeUnavailable, Message: msg}
 	default:
@@ -50,6 +53,10 @@ func errorOf(err error) (int, apitype.ErrorBody) {
 }
 
 var errNotReady = errors.New("revocation state not loaded yet")
+
+// errStale answers /readyz once --stale-after has passed without contact
+// with the store: validations answer "unavailable" until it is back.
+var errStale = errors.New("no contact with the revocation store for longer than --stale-after")
 
 // errCannotCheck answers /v1/auth when the pipeline says unavailable: the
 // replica is not loaded yet, or stale under --stale-after.

@@ -21,7 +21,11 @@ type Backend interface {
 	RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error)
 	Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.UnbanResponse, error)
 	Status() apitype.StatusResponse
-	Ready() bool
+	// Readiness is nil when a validation would get a verdict, not
+	// "unavailable": the first snapshot is loaded and, under --stale-after,
+	// the store has been heard from recently enough. Otherwise it says why
+	// (errNotReady, errStale).
+	Readiness() error
 }
 
 // bytesValidator is implemented by a Backend that can look a token up
@@ -311,14 +315,20 @@ func (h *handlers) handleStatus(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, opStatus, h.status(), nil)
 }
 
+// handleHealthz is liveness: the process answers. It never looks at the
+// store, so a liveness probe cannot restart a daemon whose database is away
+// (the restart would drop the revocations it still enforces).
 func (h *handlers) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	h.m.request(opHealth, nil)
 	writeJSON(w, http.StatusOK, []byte("{\"status\":\"ok\"}\n"))
 }
 
+// handleReadyz is readiness: 200 exactly when a validation would get a
+// verdict rather than "unavailable", so a proxy or a Service sends traffic
+// only to a daemon that can judge it.
 func (h *handlers) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	if !h.backend.Ready() {
-		h.writeError(w, opReady, errNotReady)
+	if err := h.backend.Readiness(); err != nil {
+		h.writeError(w, opReady, err)
 		return
 	}
 	h.m.request(opReady, nil)

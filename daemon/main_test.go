@@ -119,10 +119,13 @@ func (f *fakeBackend) Status() apitype.StatusResponse {
 	return apitype.StatusResponse{Ready: f.ready, Source: "fake", Cutoffs: 2, Denials: 3}
 }
 
-func (f *fakeBackend) Ready() bool {
+func (f *fakeBackend) Readiness() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.ready
+	if !f.ready {
+		return errNotReady
+	}
+	return nil
 }
 
 // shortDir is a fresh directory with a short path: sun_path holds 108 bytes

@@ -188,7 +188,16 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// Ready reports whether the replica has loaded its first snapshot.
-func (s *Service) Ready() bool { return s.r.Ready() }
+// Readiness says whether validations get a verdict now: the same test the
+// pipeline makes (cache.Replica.Stale), so /readyz and the answers agree.
+func (s *Service) Readiness() error {
+	switch {
+	case !s.r.Ready():
+		return errNotReady
+	case s.r.OutOfTouch(s.clock.Now(), s.staleAfter):
+		return errStale
+	}
+	return nil
+}
 
 var _ Backend = (*Service)(nil)

@@ -141,7 +141,7 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	cutoffs, denials := s.replica.Sizes()
 	s.log.Info("database feed synced",
 		slog.Int("rows_loaded", n), slog.Duration("load_time", time.Since(start)),
-		slog.Int("cutoffs", cutoffs), slog.Int("denials", denials), slog.Int64("version", s.replica.Version()))
+		slog.Int("cutoffs", cutoffs), slog.Int("denials", denials), slog.Int64("data_version", s.replica.Version()))
 
 	return true, s.listen(ctx, conn)
 }
@@ -302,8 +302,8 @@ func (s *Source) readHinted(ctx context.Context, conn *pgx.Conn, hints []change)
 		if v, ok := held[key{h.Kind, h.Claim, h.Key}]; !ok || v < h.Version {
 			s.ignored.Add(1)
 			s.log.Debug("notification not backed by the tables; ignored",
-				slog.String("kind", h.Kind), slog.String("claim", h.Claim), slog.Int64("version", h.Version),
-				slog.Int64("version_held", v), slog.Bool("row_found", ok))
+				slog.String("kind", h.Kind), slog.String("claim", h.Claim), slog.Int64("data_version", h.Version),
+				slog.Int64("data_version_held", v), slog.Bool("row_found", ok))
 		}
 		if s.appliedHook != nil {
 			s.appliedHook(h)

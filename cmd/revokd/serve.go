@@ -221,7 +221,7 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 	case <-replica.Loaded():
 	}
 	cutoffs, denials := replica.Sizes()
-	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "version", revokdVersion())
+	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "build", revokdVersion())
 	if err := systemd.Ready(); err != nil {
 		d.log.Warn("tell systemd the daemon is ready", "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +63,8 @@ func (s *Source) follow(ctx context.Context) error {
 		}
 		delay := b.next()
 		s.log.Warn("database feed lost; reconnecting",
-			slog.Any("error", err), slog.Duration("retry_in", delay), slog.String("state", s.Status().State))
+			slog.String("error", shortError(err)), slog.Duration("retry_in", delay), slog.String("state", s.Status().State))
+		s.log.Debug("database feed lost", slog.Any("error", err))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -144,6 +146,27 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 		slog.Int("cutoffs", cutoffs), slog.Int("denials", denials), slog.Int64("data_version", s.replica.Version()))
 
 	return true, s.listen(ctx, conn)
+}
+
+// shortError is err on one line, for the warning each reconnect logs. pgx
+// reports a failed connect with one line per address and TLS mode it tried
+// ("server refused TLS connection" for sslmode=prefer against a server
+// without TLS, then why the plain attempt failed); the last attempt's
+// cause is the one that says why the database cannot be reached. The full
+// error goes to the debug log.
+func shortError(err error) string {
+	msg := err.Error()
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		last := ce.Unwrap()
+		if joined, ok := last.(interface{ Unwrap() []error }); ok {
+			if errs := joined.Unwrap(); len(errs) > 0 {
+				last = errs[len(errs)-1]
+			}
+		}
+		msg = strings.Replace(msg, ce.Error(), last.Error(), 1)
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {

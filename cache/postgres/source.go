@@ -198,7 +198,8 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		default:
-			s.log.Warn("database not reachable yet; the feed will migrate once it connects", slog.Any("error", err))
+			s.log.Warn("database not reachable yet; the feed will migrate once it connects", slog.String("error", shortError(err)))
+			s.log.Debug("database not reachable yet", slog.Any("error", err))
 			return s, nil
 		}
 	}
@@ -207,7 +208,8 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
-		s.log.Warn("database not reachable yet; the feed will keep trying", slog.Any("error", err))
+		s.log.Warn("database not reachable yet; the feed will keep trying", slog.String("error", shortError(err)))
+		s.log.Debug("database not reachable yet", slog.Any("error", err))
 	}
 	return s, nil
 }

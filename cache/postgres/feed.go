@@ -26,8 +26,10 @@ const bigSnapshot = 100_000
 // Run follows the store until ctx is cancelled: it loads the snapshot, marks
 // the replica ready, applies every change, reconnects after any error, and
 // prunes every PruneInterval. It returns nil once ctx is done and every
-// goroutine it started has stopped, or ErrSchemaTooOld if the database turns
-// out to need migrating.
+// goroutine it started has stopped, or an error no retry can fix:
+// ErrSchemaTooOld if the database turns out to need migrating, a
+// *PermissionError if the role lacks a right (SQLSTATE 42501), or
+// ErrCannotCreateRoles from Config.Migrate.
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("postgres: Run called twice")
@@ -53,7 +55,8 @@ func (s *Source) follow(ctx context.Context) error {
 			s.state.Store(stateDisconnected)
 			return nil
 		}
-		if errors.Is(err, ErrSchemaTooOld) {
+		// Retrying cannot fix these; an operator must migrate or grant.
+		if errors.Is(err, ErrSchemaTooOld) || errors.Is(err, ErrCannotCreateRoles) || denied(err) {
 			s.state.Store(stateDisconnected)
 			return fmt.Errorf("postgres: %w", err)
 		}
@@ -76,8 +79,10 @@ func (s *Source) follow(ctx context.Context) error {
 	}
 }
 
-// session runs one connection: LISTEN, snapshot, then notifications until an
-// error. It reports whether it got as far as a loaded snapshot.
+// session runs one connection: the migrations when Config.Migrate asks and
+// they are not done yet, then sync. It reports whether it got as far as a
+// loaded snapshot. A privilege refused after the migrations is the
+// daemon's role's: a *PermissionError names the grant.
 func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err error) {
 	s.attempts.Add(1)
 	if s.connectHook != nil {
@@ -106,6 +111,14 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 		s.migrated.Store(true)
 		s.log.Info(m.String())
 	}
+	synced, err = s.sync(ctx, conn, onSynced)
+	return synced, s.needsRole(err)
+}
+
+// sync runs the daemon's side of one connection: LISTEN, snapshot, then
+// notifications until an error. It reports whether it got as far as a
+// loaded snapshot.
+func (s *Source) sync(ctx context.Context, conn *pgx.Conn, onSynced func()) (synced bool, err error) {
 	// LISTEN before reading the snapshot: a change committed after the
 	// snapshot's start is then both missed by it and notified, never lost.
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)

@@ -5,7 +5,10 @@
 // SQL API (revokd.revoke_token, revokd.revoke_all, revokd.unban) are embedded
 // migrations applied by Migrate. Apps may call the functions inside their own
 // transactions; a trigger sends pg_notify('revokd', …) for every change, so
-// direct writes are seen too.
+// direct writes are seen too. Migrate also keeps two NOLOGIN roles with
+// exactly the rights each side needs, for operators to grant to login roles:
+// revokd_daemon (a Source) and revokd_writer (apps that revoke; the three
+// functions run with their owner's rights, so it needs no table rights).
 //
 // A Source follows the store on a dedicated connection: LISTEN first, then
 // load the snapshot, then follow notifications. A notification is a hint,

@@ -133,16 +133,34 @@ func (d *Daemon) open(ctx context.Context) error {
 	return nil
 }
 
-// Run opens the store and serves ln until ctx is done, following the
+// CheckStore opens the store ahead of Run when opening it changes nothing:
+// a PostgreSQL store without Migrate, whose Open only reads (the schema
+// version and the role's privileges) and connects lazily. A caller that
+// calls it before taking the socket refuses an old schema or a role without
+// grants before it says it is listening, and a second daemon pointed at a
+// live socket still touches nothing the first one holds: a read changes
+// nothing. The bolt file (whose lock the first daemon holds) and a
+// migration (which writes) are left for Run, after the socket. A database
+// that cannot be reached yet is no error here either.
+func (d *Daemon) CheckStore(ctx context.Context) error {
+	if d.opts.Postgres == nil || d.opts.Postgres.Migrate || d.src != nil {
+		return nil
+	}
+	return d.open(ctx)
+}
+
+// Run opens the store, unless CheckStore did, and serves ln until ctx is done, following the
 // store and, under a staleness policy, logging when answers start and stop
 // failing closed. It returns nil once ctx is done and every part has
 // stopped, or the first part's failure, and has closed ln either way (which
 // removes a socket made by Listen). Close must follow, whatever Run
 // returned.
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
-	if err := d.open(ctx); err != nil {
-		ln.Close()
-		return err
+	if d.src == nil {
+		if err := d.open(ctx); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(Part(ctx, "source", d.src.Run))

@@ -174,9 +174,18 @@ func (s *Service) Status() apitype.StatusResponse {
 		Stale:          s.r.Stale(now, s.staleAfter),
 	}
 	if !lastContact.IsZero() {
-		st.StaleSeconds = max(now.Sub(lastContact), 0).Seconds()
+		st.StaleSeconds = staleSeconds(now.Sub(lastContact))
 	}
 	return st
+}
+
+// staleSeconds is d in seconds, rounded to the millisecond: a person or a
+// probe reads 2.451, not 2.4508610920000002 or 2.5e-7. Dividing whole
+// milliseconds by 1000 gives the float nearest the decimal, which JSON then
+// prints as written. Under half a millisecond rounds to 0, which omitzero
+// leaves out of the answer.
+func staleSeconds(d time.Duration) float64 {
+	return float64(max(d, 0).Round(time.Millisecond).Milliseconds()) / 1000
 }
 
 // utc keeps status times in one zone whatever the host's, and the zero time

@@ -552,3 +552,39 @@ func TestServiceStatusBeforeFirstSnapshot(t *testing.T) {
 		t.Errorf("status %s gives stale_seconds before any contact", j)
 	}
 }
+
+// stale_seconds reads as a person would write it: whole milliseconds, never
+// an exponent or a float's trailing digits.
+func TestStatusStaleSecondsInMilliseconds(t *testing.T) {
+	tests := []struct {
+		name  string
+		since time.Duration
+		want  string // the member in the status JSON; "" when absent
+	}{
+		{"just heard", 250 * time.Nanosecond, ""},
+		{"under half a millisecond", 499 * time.Microsecond, ""},
+		{"half a millisecond", 500 * time.Microsecond, `"stale_seconds":0.001`},
+		{"float noise", 2450861092 * time.Nanosecond, `"stale_seconds":2.451`},
+		{"a tenth", 100 * time.Millisecond, `"stale_seconds":0.1`},
+		{"minutes", 2*time.Minute + 3*time.Millisecond, `"stale_seconds":120.003`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newServiceFixture(t, 0)
+			f.clock.Add(tc.since)
+			j, err := json.Marshal(f.svc.Status())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if strings.Contains(string(j), "stale_seconds") {
+					t.Errorf("status %s: got stale_seconds, want none", j)
+				}
+				return
+			}
+			if !strings.Contains(string(j), tc.want+",") {
+				t.Errorf("status %s: want %s", j, tc.want)
+			}
+		})
+	}
+}

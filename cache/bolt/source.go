@@ -160,7 +160,7 @@ func (s *Source) Run(ctx context.Context) error {
 	s.loaded.Store(true)
 	s.replica.SetReady()
 	cutoffs, denials := s.replica.Sizes()
-	s.logger.Info("store loaded", "cutoffs", cutoffs, "denials", denials, "version", s.replica.Version())
+	s.logger.Info("store loaded", "cutoffs", cutoffs, "denials", denials, "data_version", s.replica.Version())
 
 	t, tick := s.clock.NewTicker(s.pruneInterval)
 	defer t.Stop()

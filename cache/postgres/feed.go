@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,8 +26,10 @@ const bigSnapshot = 100_000
 // Run follows the store until ctx is cancelled: it loads the snapshot, marks
 // the replica ready, applies every change, reconnects after any error, and
 // prunes every PruneInterval. It returns nil once ctx is done and every
-// goroutine it started has stopped, or ErrSchemaTooOld if the database turns
-// out to need migrating.
+// goroutine it started has stopped, or an error no retry can fix:
+// ErrSchemaTooOld if the database turns out to need migrating, a
+// *PermissionError if the role lacks a right (SQLSTATE 42501), or
+// ErrCannotCreateRoles from Config.Migrate.
 func (s *Source) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("postgres: Run called twice")
@@ -52,7 +55,8 @@ func (s *Source) follow(ctx context.Context) error {
 			s.state.Store(stateDisconnected)
 			return nil
 		}
-		if errors.Is(err, ErrSchemaTooOld) {
+		// Retrying cannot fix these; an operator must migrate or grant.
+		if errors.Is(err, ErrSchemaTooOld) || errors.Is(err, ErrCannotCreateRoles) || denied(err) {
 			s.state.Store(stateDisconnected)
 			return fmt.Errorf("postgres: %w", err)
 		}
@@ -62,7 +66,8 @@ func (s *Source) follow(ctx context.Context) error {
 		}
 		delay := b.next()
 		s.log.Warn("database feed lost; reconnecting",
-			slog.Any("error", err), slog.Duration("retry_in", delay), slog.String("state", s.Status().State))
+			slog.String("error", shortError(err)), slog.Duration("retry_in", delay), slog.String("state", s.Status().State))
+		s.log.Debug("database feed lost", slog.Any("error", err))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -74,8 +79,10 @@ func (s *Source) follow(ctx context.Context) error {
 	}
 }
 
-// session runs one connection: LISTEN, snapshot, then notifications until an
-// error. It reports whether it got as far as a loaded snapshot.
+// session runs one connection: the migrations when Config.Migrate asks and
+// they are not done yet, then sync. It reports whether it got as far as a
+// loaded snapshot. A privilege refused after the migrations is the
+// daemon's role's: a *PermissionError names the grant.
 func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err error) {
 	s.attempts.Add(1)
 	if s.connectHook != nil {
@@ -104,6 +111,14 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 		s.migrated.Store(true)
 		s.log.Info(m.String())
 	}
+	synced, err = s.sync(ctx, conn, onSynced)
+	return synced, s.needsRole(err)
+}
+
+// sync runs the daemon's side of one connection: LISTEN, snapshot, then
+// notifications until an error. It reports whether it got as far as a
+// loaded snapshot.
+func (s *Source) sync(ctx context.Context, conn *pgx.Conn, onSynced func()) (synced bool, err error) {
 	// LISTEN before reading the snapshot: a change committed after the
 	// snapshot's start is then both missed by it and notified, never lost.
 	opCtx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
@@ -141,9 +156,30 @@ func (s *Source) session(ctx context.Context, onSynced func()) (synced bool, err
 	cutoffs, denials := s.replica.Sizes()
 	s.log.Info("database feed synced",
 		slog.Int("rows_loaded", n), slog.Duration("load_time", time.Since(start)),
-		slog.Int("cutoffs", cutoffs), slog.Int("denials", denials), slog.Int64("version", s.replica.Version()))
+		slog.Int("cutoffs", cutoffs), slog.Int("denials", denials), slog.Int64("data_version", s.replica.Version()))
 
 	return true, s.listen(ctx, conn)
+}
+
+// shortError is err on one line, for the warning each reconnect logs. pgx
+// reports a failed connect with one line per address and TLS mode it tried
+// ("server refused TLS connection" for sslmode=prefer against a server
+// without TLS, then why the plain attempt failed); the last attempt's
+// cause is the one that says why the database cannot be reached. The full
+// error goes to the debug log.
+func shortError(err error) string {
+	msg := err.Error()
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		last := ce.Unwrap()
+		if joined, ok := last.(interface{ Unwrap() []error }); ok {
+			if errs := joined.Unwrap(); len(errs) > 0 {
+				last = errs[len(errs)-1]
+			}
+		}
+		msg = strings.Replace(msg, ce.Error(), last.Error(), 1)
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
@@ -302,8 +338,8 @@ func (s *Source) readHinted(ctx context.Context, conn *pgx.Conn, hints []change)
 		if v, ok := held[key{h.Kind, h.Claim, h.Key}]; !ok || v < h.Version {
 			s.ignored.Add(1)
 			s.log.Debug("notification not backed by the tables; ignored",
-				slog.String("kind", h.Kind), slog.String("claim", h.Claim), slog.Int64("version", h.Version),
-				slog.Int64("version_held", v), slog.Bool("row_found", ok))
+				slog.String("kind", h.Kind), slog.String("claim", h.Claim), slog.Int64("data_version", h.Version),
+				slog.Int64("data_version_held", v), slog.Bool("row_found", ok))
 		}
 		if s.appliedHook != nil {
 			s.appliedHook(h)

@@ -29,6 +29,23 @@ const (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// The roles Migrate creates and keeps: the daemon's, and apps' that only
+// revoke. An operator grants them to login roles.
+const (
+	DaemonRole = "revokd_daemon"
+	WriterRole = "revokd_writer"
+)
+
+// rolesSQL grants the roles exactly their rights; it runs on every Migrate.
+//
+//go:embed roles.sql
+var rolesSQL string
+
+// ErrCannotCreateRoles means the roles Migrate keeps do not exist and the
+// migrating role may not create them (roles belong to the whole cluster, so
+// creating one needs CREATEROLE). Migrate then changes nothing.
+var ErrCannotCreateRoles = errors.New("cannot create roles")
+
 type migration struct {
 	version int
 	name    string
@@ -86,10 +103,12 @@ func (m Migrated) String() string {
 	return fmt.Sprintf("schema revokd migrated from version %d to %d", m.From, m.To)
 }
 
-// Migrate creates or updates the revokd schema at url. It is idempotent and
-// safe to run from many daemons at once: all of it runs in one transaction
-// holding an advisory lock, so a second migrator waits and then finds
-// nothing left to do.
+// Migrate creates or updates the revokd schema at url, creates the roles
+// revokd_daemon and revokd_writer if they are missing, and grants them
+// exactly their rights, afresh on every run. It is idempotent and safe to
+// run from many daemons at once: all of it runs in one transaction holding
+// an advisory lock, so a second migrator waits and then finds nothing left
+// to do; and it applies all of it or, on any error, none.
 func Migrate(ctx context.Context, url string) (Migrated, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
@@ -122,6 +141,11 @@ func migrate(ctx context.Context, conn *pgx.Conn) (Migrated, error) {
 			)`); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}
+		// Roles first: a migrator that cannot create them fails before
+		// anything else is done (and the transaction undoes the schema).
+		if err := ensureRoles(ctx, tx); err != nil {
+			return err
+		}
 		have, err := schemaVersion(ctx, tx)
 		if err != nil {
 			return err
@@ -139,12 +163,73 @@ func migrate(ctx context.Context, conn *pgx.Conn) (Migrated, error) {
 			}
 			m.To = mg.version
 		}
+		if _, err := tx.Exec(ctx, rolesSQL); err != nil {
+			return fmt.Errorf("grant the roles their rights: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
 		return Migrated{}, fmt.Errorf("migrate: %w", err)
 	}
 	return m, nil
+}
+
+// ensureRoles creates the roles that do not exist yet, NOLOGIN: they only
+// hold rights, for login roles to be granted. The advisory lock is the
+// database's, while roles are the cluster's, so a migrator of another
+// database in the same cluster may create one at the same moment; that is
+// no error. Roles that exist are left as they are, so a migrator without
+// CREATEROLE can keep them up to date.
+func ensureRoles(ctx context.Context, tx pgx.Tx) error {
+	rows, _ := tx.Query(ctx, `SELECT r.name FROM pg_catalog.unnest($1::pg_catalog.text[]) AS r(name)
+		WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles a WHERE a.rolname = r.name)`,
+		[]string{DaemonRole, WriterRole})
+	missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("look up roles: %w", err)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var user string
+	var mayCreate bool
+	if err := tx.QueryRow(ctx, `SELECT current_user, rolsuper OR rolcreaterole
+		FROM pg_catalog.pg_roles WHERE rolname = current_user`).Scan(&user, &mayCreate); err != nil {
+		return fmt.Errorf("look up the migrating role: %w", err)
+	}
+	if !mayCreate {
+		create := make([]string, len(missing))
+		for i, r := range missing {
+			create[i] = "CREATE ROLE " + r + " NOLOGIN;"
+		}
+		return fmt.Errorf("%w: role %s lacks CREATEROLE, and these roles are missing: %s; as a superuser, run `%s` then migrate again (nothing was changed)",
+			ErrCannotCreateRoles, sqlName(user), strings.Join(missing, ", "), strings.Join(create, " "))
+	}
+	for _, r := range missing {
+		_, err := tx.Exec(ctx, `DO $$ BEGIN
+			CREATE ROLE `+r+` NOLOGIN;
+		EXCEPTION WHEN duplicate_object OR unique_violation THEN
+			NULL; -- made meanwhile by a migrator of another database
+		END $$`)
+		if err != nil {
+			return fmt.Errorf("create role %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// sqlName is a role name as it would be typed in SQL: bare when it needs no
+// quotes, quoted otherwise.
+func sqlName(name string) string {
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '$')) {
+			return pgx.Identifier{name}.Sanitize()
+		}
+	}
+	if name == "" {
+		return `""`
+	}
+	return name
 }
 
 type querier interface {

@@ -5,7 +5,10 @@
 // SQL API (revokd.revoke_token, revokd.revoke_all, revokd.unban) are embedded
 // migrations applied by Migrate. Apps may call the functions inside their own
 // transactions; a trigger sends pg_notify('revokd', …) for every change, so
-// direct writes are seen too.
+// direct writes are seen too. Migrate also keeps two NOLOGIN roles with
+// exactly the rights each side needs, for operators to grant to login roles:
+// revokd_daemon (a Source) and revokd_writer (apps that revoke; the three
+// functions run with their owner's rights, so it needs no table rights).
 //
 // A Source follows the store on a dedicated connection: LISTEN first, then
 // load the snapshot, then follow notifications. A notification is a hint,
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -123,11 +127,13 @@ const (
 
 var stateNames = [...]string{cache.StateConnecting, cache.StateSynced, cache.StateDisconnected}
 
-// Open checks the configuration and the schema and returns a Source; Run
-// starts following. A database that cannot be reached yet is not an error
-// (the feed keeps trying, and the replica is not ready until it succeeds),
-// but one that answers with a schema older than this build needs is:
-// ErrSchemaTooOld. So are refused credentials and a missing database.
+// Open checks the configuration, the schema and the role's privileges and
+// returns a Source; Run starts following. A database that cannot be reached
+// yet is not an error (the feed keeps trying, and the replica is not ready
+// until it succeeds), but one that answers with a schema older than this
+// build needs is: ErrSchemaTooOld. So are refused credentials, a missing
+// database, and a role without the rights revokd_daemon holds: a
+// *PermissionError.
 func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("postgres: Config.URL is required")
@@ -193,21 +199,28 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		case err == nil:
 			s.migrated.Store(true)
 			s.log.Info(m.String())
-		case errors.As(err, &pgErr):
+		case errors.As(err, &pgErr) || errors.Is(err, ErrCannotCreateRoles):
 			// The server answered and refused: retrying will not help.
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		default:
-			s.log.Warn("database not reachable yet; the feed will migrate once it connects", slog.Any("error", err))
+			s.log.Warn("database not reachable yet; the feed will migrate once it connects", slog.String("error", shortError(err)))
+			s.log.Debug("database not reachable yet", slog.Any("error", err))
 			return s, nil
 		}
 	}
-	if err := checkSchema(checkCtx, pool); err != nil {
-		if errors.Is(err, ErrSchemaTooOld) || refused(err) {
+	err = checkSchema(checkCtx, pool)
+	if err == nil {
+		err = s.checkPrivileges(checkCtx, pool)
+	}
+	if err = s.needsRole(err); err != nil {
+		var perr *PermissionError
+		if errors.Is(err, ErrSchemaTooOld) || refused(err) || errors.As(err, &perr) {
 			pool.Close()
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
-		s.log.Warn("database not reachable yet; the feed will keep trying", slog.Any("error", err))
+		s.log.Warn("database not reachable yet; the feed will keep trying", slog.String("error", shortError(err)))
+		s.log.Debug("database not reachable yet", slog.Any("error", err))
 	}
 	return s, nil
 }
@@ -235,6 +248,83 @@ func pinSearchPath(cfg *pgx.ConnConfig) {
 func refused(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code[:2] == "28" || pgErr.Code == "3D000")
+}
+
+// PermissionError says which right the daemon's role lacks, and what to
+// grant: the role revokd_daemon, which Migrate keeps with exactly the
+// rights a daemon needs. Retrying cannot help, so Open and Run return it.
+type PermissionError struct {
+	Role    string // the role the daemon logs in as
+	Missing string // what is missing, in PostgreSQL's words or as a list of privileges
+	Err     error  // the database's error, if it refused a statement
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("%s: grant %s to this role (GRANT %s TO %s)", e.Missing, DaemonRole, DaemonRole, sqlName(e.Role))
+}
+
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// denied reports whether the database refused a privilege (SQLSTATE 42501).
+func denied(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42501"
+}
+
+// needsRole turns the database's refusal of a privilege into a
+// *PermissionError that names the grant; other errors pass unchanged.
+func (s *Source) needsRole(err error) error {
+	var pgErr *pgconn.PgError
+	var perr *PermissionError
+	if !denied(err) || errors.As(err, &perr) {
+		return err
+	}
+	errors.As(err, &pgErr)
+	return &PermissionError{Role: s.connConfig.User, Missing: pgErr.Message, Err: err}
+}
+
+// privilege is one right a daemon needs, as PostgreSQL's has_*_privilege
+// functions name it.
+type privilege struct{ kind, object, priv string }
+
+// checkPrivileges returns a *PermissionError listing every right the
+// daemon's role lacks, so that a role granted too little fails at start
+// with the whole list rather than later, one statement at a time.
+func (s *Source) checkPrivileges(ctx context.Context, q querier) error {
+	need := []privilege{
+		{"schema", "revokd", "USAGE"},
+		{"table", "revokd.schema_version", "SELECT"},
+		{"table", "revokd.cutoffs", "SELECT"},
+		{"table", "revokd.denials", "SELECT"},
+		{"table", "revokd.prune_policy", "SELECT"},
+		{"table", "revokd.prune_policy", "UPDATE"},
+		{"function", "revokd.revoke_token(text, timestamptz)", "EXECUTE"},
+		{"function", "revokd.revoke_all(text, text, timestamptz)", "EXECUTE"},
+		{"function", "revokd.unban(text, text)", "EXECUTE"},
+	}
+	if s.cfg.PruneInterval > 0 {
+		need = append(need, privilege{"table", "revokd.cutoffs", "DELETE"}, privilege{"table", "revokd.denials", "DELETE"})
+	}
+	var kinds, objects, privs []string
+	for _, p := range need {
+		kinds, objects, privs = append(kinds, p.kind), append(objects, p.object), append(privs, p.priv)
+	}
+	var missing []string
+	err := q.QueryRow(ctx, `SELECT coalesce(pg_catalog.array_agg(n.priv || ' on ' || n.object ORDER BY n.ord), '{}')
+		FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]))
+			WITH ORDINALITY AS n(kind, object, priv, ord)
+		WHERE NOT CASE n.kind
+			WHEN 'schema' THEN pg_catalog.has_schema_privilege(n.object, n.priv)
+			WHEN 'table' THEN pg_catalog.has_table_privilege(n.object, n.priv)
+			ELSE pg_catalog.has_function_privilege(n.object, n.priv) END`,
+		kinds, objects, privs).Scan(&missing)
+	if err != nil {
+		return fmt.Errorf("check privileges: %w", err)
+	}
+	if len(missing) > 0 {
+		return &PermissionError{Role: s.connConfig.User, Missing: "role " + sqlName(s.connConfig.User) + " lacks " + strings.Join(missing, ", ")}
+	}
+	return nil
 }
 
 // Status describes the feed. It is a handful of atomic loads, cheap enough

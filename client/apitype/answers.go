@@ -48,8 +48,9 @@ type StatusResponse struct {
 	Source      string    `json:"source"`
 	SourceState string    `json:"source_state"`
 	LastContact time.Time `json:"last_contact,omitzero"`
-	// StaleSeconds is the time since the last contact with the source;
-	// absent before the first contact.
+	// StaleSeconds is the time since the last contact with the source,
+	// rounded to the millisecond; absent before the first contact (and
+	// when under half a millisecond).
 	StaleSeconds float64 `json:"stale_seconds,omitzero"`
 	// Stale is true while the replica cannot be trusted: before its first
 	// snapshot, and past --stale-after without contact.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/client/apitype"
@@ -88,5 +90,38 @@ func TestE2EPostgresNeedsMigrate(t *testing.T) {
 	}
 	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
 		t.Errorf("socket left behind (lstat: %v)", err)
+	}
+}
+
+// A database one migration behind: serve refuses it, naming the fix, before
+// it takes the socket, so it never logs "listening".
+func TestServeRefusesOldSchemaBeforeListening(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	if code, _, stderr := runCLI(t, "migrate", "--database-url", url); code != exitOK {
+		t.Fatalf("migrate: exit %d: %s", code, stderr)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(),
+		"DELETE FROM revokd.schema_version WHERE version = (SELECT max(version) FROM revokd.schema_version)"); err != nil {
+		t.Fatal(err)
+	}
+	dir := shortDir(t)
+	socket := filepath.Join(dir, "s.sock")
+	code, _, stderr := runCLI(t, "serve", "--socket", socket, "--database-url", url, "--hmac-secret-file", writeSecret(t, dir))
+	if code != exitFail {
+		t.Errorf("exit code = %d, want %d", code, exitFail)
+	}
+	if !strings.Contains(stderr, "revokd migrate") {
+		t.Errorf("output does not name revokd migrate:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "listening") {
+		t.Errorf("output says listening before refusing the schema:\n%s", stderr)
+	}
+	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
+		t.Errorf("socket made (lstat: %v)", err)
 	}
 }

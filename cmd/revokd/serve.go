@@ -121,7 +121,12 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 
 	// The socket comes before the store, which Run opens: a second daemon
 	// pointed at a live socket must fail on that, with that message, before
-	// touching the store the first one holds.
+	// touching the store the first one holds. Checking a PostgreSQL schema
+	// only reads, so it comes first: an old schema or a role without grants
+	// is refused before "listening" is logged.
+	if err := dm.CheckStore(ctx); err != nil {
+		return err
+	}
 	ln, err := d.listen()
 	if err != nil {
 		return err
@@ -221,7 +226,7 @@ func (d *daemonRun) announceReady(ctx context.Context, replica *cache.Replica) e
 	case <-replica.Loaded():
 	}
 	cutoffs, denials := replica.Sizes()
-	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "version", revokdVersion())
+	d.log.Info("ready", "socket", d.opts.socket, "cutoffs", cutoffs, "denials", denials, "build", revokdVersion())
 	if err := systemd.Ready(); err != nil {
 		d.log.Warn("tell systemd the daemon is ready", "err", err)
 	}

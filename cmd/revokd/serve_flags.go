@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"time"
 
@@ -114,6 +115,9 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.IntVar(&o.maxConnsPerUID, "max-connections-per-uid", 0, "no one user may hold more than this `number` of the connections; root and the daemon's own user are exempt, and may go 16 past --max-connections (default: half of --max-connections)")
 
 	f.BoolVar(&o.dev, "dev", false, "development mode: no configuration needed, prints a sample token and curl commands")
+
+	// Every serve flag is a daemon setting: all are read from REVOKD_*.
+	f.VisitAll(func(fl *flag.Flag) { f.fromEnv(fl.Name) })
 	return f
 }
 

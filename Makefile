@@ -33,7 +33,16 @@ fmt:
 vet:
 	$(GO) vet ./...
 
+# The first run downloads staticcheck and builds it, which takes a while in
+# silence; say so, so that is not mistaken for a hang. Only for the default
+# STATICCHECK (go run), and only while the module is not in the cache.
+STATICCHECK_MOD = honnef.co/go/tools@$(STATICCHECK_VERSION)
 staticcheck:
+	@case '$(STATICCHECK)' in *'honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)'*) \
+		if [ ! -d "$$($(GO) env GOMODCACHE)/$(STATICCHECK_MOD)" ]; then \
+			echo "staticcheck: fetching $(STATICCHECK_MOD) through the module proxy on first use, then building it"; \
+		fi;; \
+	esac
 	$(STATICCHECK) ./...
 
 ## deps: no shipped binary links the testing package (test support lives

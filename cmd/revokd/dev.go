@@ -184,7 +184,7 @@ func (d *devMode) printWelcome(w io.Writer, socket string) {
 		cli = "REVOKD_SOCKET=" + sock + " " + cli
 	}
 	if note != "" {
-		note = "\n" + note + "\n"
+		note = "\n" + note + "\n\n"
 	}
 	fmt.Fprintf(w, `
 revokd is running in DEVELOPMENT mode.

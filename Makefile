@@ -72,7 +72,7 @@ BUILD_FLAGS = -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/revokd
 ## build: a static binary in bin/, with the version from git. Without
 ##        -trimpath: that flag changes every package's compile, so nothing a
 ##        go run or go test has built can be reused (measured on 2 cores just
-##        after a go build ./cmd/revokd: 136 s with -trimpath, 18 s without;
+##        after a go build ./cmd/revokd: 85-136 s with -trimpath, 18 s without;
 ##        the rest is CGO_ENABLED=0 recompiling net and os/user, kept for a
 ##        static binary).
 build:

@@ -22,6 +22,8 @@ type clientFlags struct {
 func (c *clientFlags) register(f *cmdFlags) {
 	f.StringVar(&c.socket, "socket", "", "the daemon's socket `path` (default $XDG_RUNTIME_DIR/revokd/revokd.sock, else /run/revokd/revokd.sock)")
 	f.DurationVar(&c.timeout, "timeout", 10*time.Second, "give up on the daemon after this `duration`")
+	// How to reach the daemon is a setting; what the call acts on is not.
+	f.fromEnv("socket", "timeout")
 }
 
 // open returns a client and a context bounded by --timeout. The caller

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,14 +12,25 @@ import (
 )
 
 // serve --dev needs nothing configured, prints a token that validates and
-// curl commands that work as printed, and keeps its key across runs.
+// curl and CLI commands that work as printed, and keeps its key across
+// runs. The first run's binary is not on PATH, so the CLI commands name it
+// by its path; the second's is, so they say plain "revokd".
 func TestE2EDev(t *testing.T) {
 	dir := shortDir(t)
-	env := []string{"XDG_STATE_HOME=" + filepath.Join(dir, "state"), "XDG_RUNTIME_DIR=" + filepath.Join(dir, "run")}
+	baseEnv := []string{"XDG_STATE_HOME=" + filepath.Join(dir, "state"), "XDG_RUNTIME_DIR=" + filepath.Join(dir, "run")}
 	socket := filepath.Join(dir, "run", "revokd", "revokd.sock")
 	keyFile := filepath.Join(dir, "state", "revokd-dev", devSecretFile)
+	exe, err := filepath.EvalSymlinks(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var firstKey []byte
 	for run := 1; run <= 2; run++ {
+		env, wantCLI := baseEnv, shellQuote(exe)
+		if run == 2 {
+			env = append(env, "PATH="+filepath.Dir(binPath)+string(os.PathListSeparator)+os.Getenv("PATH"))
+			wantCLI = "revokd"
+		}
 		p := startProc(t, socket, env, "serve", "--dev")
 		waitFor(t, "the dev welcome text", 30*time.Second, func() bool {
 			if p.hasExited() {
@@ -33,7 +45,7 @@ func TestE2EDev(t *testing.T) {
 		if !strings.Contains(out, "socket:      "+socket) {
 			t.Errorf("run %d: welcome text does not name the socket %s:\n%s", run, socket, out)
 		}
-		var token string
+		var token, cliValidate string
 		var curls []string
 		for _, line := range strings.Split(out, "\n") {
 			line = strings.TrimSpace(line)
@@ -42,7 +54,12 @@ func TestE2EDev(t *testing.T) {
 				token = line
 			case strings.HasPrefix(line, "curl "):
 				curls = append(curls, line)
+			case strings.HasPrefix(line, wantCLI+" validate eyJ"):
+				cliValidate = line
 			}
+		}
+		if cliValidate == "" {
+			t.Errorf("run %d: no %q validate command in:\n%s", run, wantCLI, out)
 		}
 		if token == "" || len(curls) != 3 {
 			t.Fatalf("run %d: want a token and 3 curl commands in:\n%s", run, out)
@@ -60,6 +77,19 @@ func TestE2EDev(t *testing.T) {
 			}
 		} else {
 			t.Log("curl not installed: the printed commands were not run")
+			runCLI(t, "revoke", "--socket", socket, token)
+		}
+
+		// So does the CLI's NDJSON line, from a shell with the same
+		// environment: the token is revoked by now, so it exits 1.
+		if cliValidate != "" {
+			sh := exec.Command("sh", "-c", cliValidate)
+			sh.Env = append(os.Environ(), env...)
+			got, err := sh.Output()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(got), `"reason":"revoked"`) {
+				t.Errorf("run %d: %s\n= %s (%v), want exit 1 and reason revoked", run, cliValidate, got, err)
+			}
 		}
 
 		fi, err := os.Stat(keyFile)

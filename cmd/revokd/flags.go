@@ -13,7 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3"
 )
 
-// envPrefix makes every flag readable from REVOKD_<FLAG_NAME>.
+// envPrefix makes a setting flag readable from REVOKD_<FLAG_NAME>.
 const envPrefix = "REVOKD"
 
 // cmdFlags is a subcommand's flag set and its help text.
@@ -22,19 +22,42 @@ type cmdFlags struct {
 	name     string // "revokd serve"
 	synopsis string // "[flags] TOKEN"
 	about    string // a paragraph or more, printed above the flags
+	// env names the flags also read from REVOKD_<FLAG_NAME>: the daemon's
+	// settings and how to reach it, never what one call acts on. A
+	// REVOKD_BEFORE left in a shell must not turn "revoke-all --sub x" into
+	// a ban, so a flag is read from the environment only when marked.
+	env map[string]bool
 }
 
 func newFlags(name, synopsis, about string) *cmdFlags {
 	fs := flag.NewFlagSet("revokd "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // parse reports errors itself
-	return &cmdFlags{FlagSet: fs, name: "revokd " + name, synopsis: synopsis, about: about}
+	return &cmdFlags{FlagSet: fs, name: "revokd " + name, synopsis: synopsis, about: about, env: map[string]bool{}}
 }
 
-// parse parses args, then REVOKD_ environment variables for flags not given.
-// It returns done=true with the exit code when the command must stop: after
-// printing help (0) or a usage error (2).
+// fromEnv marks flags, already defined, as also read from the environment.
+func (f *cmdFlags) fromEnv(names ...string) {
+	for _, n := range names {
+		if f.Lookup(n) == nil {
+			panic("fromEnv: no flag " + n)
+		}
+		f.env[n] = true
+	}
+}
+
+// envVar is the environment variable a flag is read from.
+func envVar(flagName string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse parses args, then the REVOKD_ environment variables of the flags
+// marked fromEnv and not given. It returns done=true with the exit code
+// when the command must stop: after printing help (0) or a usage error (2).
 func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (code int, done bool) {
-	err := ff.Parse(f.FlagSet, args, ff.WithEnvVarPrefix(envPrefix))
+	err := ff.Parse(f.FlagSet, args)
+	if err == nil {
+		err = f.parseEnv()
+	}
 	switch {
 	case err == nil:
 		return 0, false
@@ -42,16 +65,32 @@ func (f *cmdFlags) parse(args []string, stdout, stderr io.Writer) (code int, don
 		f.printHelp(stdout)
 		return exitOK, true
 	default:
-		// ff prefixes "error parsing commandline arguments:"; the flag
-		// package's own message is clearer alone.
+		// ff prefixes "error parsing commandline arguments:" (or
+		// "environment variables:"); the message under it is clearer alone.
 		msg := err.Error()
-		if u := errors.Unwrap(err); u != nil && strings.HasPrefix(msg, "error parsing commandline arguments: ") {
+		if u := errors.Unwrap(err); u != nil && strings.HasPrefix(msg, "error parsing ") {
 			msg = u.Error()
 		}
 		// Flags are documented with two dashes (Go accepts both).
 		msg = strings.NewReplacer("for flag -", "for flag --", "not defined: -", "not defined: --").Replace(msg)
 		return f.usageError(stderr, "%s", msg), true
 	}
+}
+
+// parseEnv sets the flags marked fromEnv that the command line did not give
+// from their environment variables. ff reads every flag of the set it is
+// given, so it is given a set holding only those flags (sharing their values).
+func (f *cmdFlags) parseEnv() error {
+	given := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	envSet := flag.NewFlagSet(f.name, flag.ContinueOnError)
+	envSet.SetOutput(io.Discard)
+	f.VisitAll(func(fl *flag.Flag) {
+		if f.env[fl.Name] && !given[fl.Name] {
+			envSet.Var(fl.Value, fl.Name, fl.Usage)
+		}
+	})
+	return ff.Parse(envSet, nil, ff.WithEnvVarPrefix(envPrefix))
 }
 
 // usageError prints a usage error and returns exitUsage.
@@ -67,7 +106,11 @@ func (f *cmdFlags) printHelp(w io.Writer) {
 	if n == 0 {
 		return
 	}
-	fmt.Fprint(w, "\nFlags (each also read from the environment variable in brackets):\n")
+	if len(f.env) > 0 {
+		fmt.Fprint(w, "\nFlags (one with [REVOKD_…] is also read from that environment variable when not given):\n")
+	} else {
+		fmt.Fprint(w, "\nFlags:\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	f.VisitAll(func(fl *flag.Flag) {
 		kind, usage := flag.UnquoteUsage(fl)
@@ -79,8 +122,11 @@ func (f *cmdFlags) printHelp(w io.Writer) {
 		if fl.DefValue != "" && fl.DefValue != "false" && fl.DefValue != "0" && fl.DefValue != "0s" && fl.DefValue != "[]" {
 			def = fmt.Sprintf(" (default %s)", fl.DefValue)
 		}
-		env := envPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(fl.Name))
-		fmt.Fprintf(tw, "  %s\t%s%s [%s]\n", name, usage, def, env)
+		env := ""
+		if f.env[fl.Name] {
+			env = " [" + envVar(fl.Name) + "]"
+		}
+		fmt.Fprintf(tw, "  %s\t%s%s%s\n", name, usage, def, env)
 	})
 	tw.Flush()
 }

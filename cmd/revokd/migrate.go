@@ -20,6 +20,7 @@ started with --migrate.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newFlags("migrate", "--database-url URL", migrateAbout)
 	url := f.String("database-url", "", "PostgreSQL connection `url`, such as postgres://revokd@db/app")
+	f.fromEnv("database-url") // the same setting as serve's
 	if code, done := f.parse(args, stdout, stderr); done {
 		return code
 	}

@@ -22,7 +22,10 @@ it (403 forbidden) to callers not on those lists.
 
 Prints {"stored":true} when a new denial was written. Like RFC 7009, an
 invalid, expired or already revoked token is not an error: nothing is
-stored and the answer is {"stored":false}.
+stored, the answer is {"stored":false}, and the exit status is 0; a line on
+standard error says why nothing was stored. A --jti whose --exp (plus the
+daemon's --leeway) has passed stores nothing either: its token is already
+rejected as expired.
 `
 
 func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -68,7 +71,24 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return callFailed(stderr, "revoke", err)
 	}
 	printJSON(stdout, resp)
+	if !resp.Stored {
+		fmt.Fprintf(stderr, "revokd revoke: %s\n", whyNothingStored(req, time.Now()))
+	}
 	return exitOK
+}
+
+// whyNothingStored explains a {"stored":false} to the person who asked for
+// a revocation. The daemon says only that nothing was stored; for a bare
+// jti the CLI can tell an expiry already past from a jti already denied.
+func whyNothingStored(req apitype.RevokeRequest, now time.Time) string {
+	if req.Token != "" {
+		return "nothing stored: the token is invalid, expired, or already revoked ('revokd validate TOKEN' says which)"
+	}
+	exp := time.Unix(req.Exp, 0).UTC()
+	if !exp.After(now) {
+		return fmt.Sprintf("nothing stored: exp %s has passed (plus the daemon's leeway), so the token is already rejected as expired", exp.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("nothing stored: jti %q is already denied", req.JTI)
 }
 
 // parseUnixOrRFC3339 reads a time as Unix seconds or RFC 3339 and returns

@@ -99,32 +99,39 @@ Commands:
 	tw.Flush()
 	fmt.Fprint(w, `
 Try it:  revokd serve --dev
-Every flag can also be set with an environment variable: REVOKD_ and the
-flag name in upper case with - turned into _ (--socket is REVOKD_SOCKET).
+Settings can also come from the environment: REVOKD_ and the flag name in
+upper case with - turned into _ (--socket is REVOKD_SOCKET). That is every
+flag of serve, and --socket, --timeout and --database-url of the others;
+what a command acts on (--sub, --before, --jti, a token, ...) is only ever
+read from its command line. 'revokd <command> --help' marks which are which.
 Run 'revokd help <command>' or 'revokd <command> --help' for its flags.
 `)
 }
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintln(stderr, "revokd version: takes no arguments")
-		return exitUsage
+	f := newFlags("version", "", "Prints the version of this revokd binary (set at build time, else from\nthe module's build information).")
+	if code, done := f.parse(args, stdout, stderr); done {
+		return code
+	}
+	if f.NArg() > 0 {
+		return f.usageError(stderr, "takes no arguments")
 	}
 	fmt.Fprintf(stdout, "revokd %s\n", revokdVersion())
 	return exitOK
 }
 
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("help", "[COMMAND]", "Without COMMAND, lists the commands. With one, prints its help, the same as\n'revokd COMMAND --help'.")
+	if code, done := f.parse(args, stdout, stderr); done {
+		return code
+	}
+	args = f.Args()
 	switch {
 	case len(args) == 0:
 		usage(stdout)
 		return exitOK
 	case len(args) > 1:
-		fmt.Fprintln(stderr, "revokd help: give at most one command")
-		return exitUsage
-	case args[0] == "help" || args[0] == "version":
-		usage(stdout)
-		return exitOK
+		return f.usageError(stderr, "give at most one command")
 	}
 	for _, c := range commands {
 		if c.name == args[0] {

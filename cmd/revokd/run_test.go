@@ -20,6 +20,13 @@ func TestRunDispatch(t *testing.T) {
 		{name: "--version", args: []string{"--version"}, wantCode: exitOK, wantStdout: "revokd "},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: exitUsage, wantStderr: `unknown command "frobnicate"`},
 		{name: "help for a command", args: []string{"help", "serve"}, wantCode: exitOK, wantStdout: "--hmac-secret-file"},
+		{name: "help version", args: []string{"help", "version"}, wantCode: exitOK, wantStdout: "Usage: revokd version"},
+		{name: "help help", args: []string{"help", "help"}, wantCode: exitOK, wantStdout: "Usage: revokd help"},
+		{name: "version --help", args: []string{"version", "--help"}, wantCode: exitOK, wantStdout: "Usage: revokd version"},
+		{name: "version -h", args: []string{"version", "-h"}, wantCode: exitOK, wantStdout: "Usage: revokd version"},
+		{name: "help --help", args: []string{"help", "--help"}, wantCode: exitOK, wantStdout: "Usage: revokd help"},
+		{name: "version with an argument", args: []string{"version", "x"}, wantCode: exitUsage, wantStderr: "takes no arguments"},
+		{name: "help with two commands", args: []string{"help", "serve", "status"}, wantCode: exitUsage, wantStderr: "give at most one command"},
 		{name: "help for an unknown command", args: []string{"help", "nope"}, wantCode: exitUsage, wantStderr: `unknown command "nope"`},
 		{name: "unknown flag", args: []string{"status", "--bogus"}, wantCode: exitUsage, wantStderr: "flag provided but not defined: --bogus"},
 	}
@@ -39,19 +46,20 @@ func TestRunDispatch(t *testing.T) {
 	}
 }
 
-// Every command has help that names its flags' environment variables.
+// Every command has help, and each that talks to the daemon or is the
+// daemon names the environment variables of its settings.
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, c := range commands {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, c.name, "--help")
-			if c.name == "help" || c.name == "version" {
-				return // they take no flags
-			}
 			if code != exitOK {
 				t.Fatalf("exit code = %d, want 0; stderr: %s", code, stderr)
 			}
 			if !strings.HasPrefix(stdout, "Usage: revokd "+c.name) {
 				t.Errorf("help starts %q, want the usage line", firstLine(stdout))
+			}
+			if c.name == "help" || c.name == "version" {
+				return // they take no flags
 			}
 			if !strings.Contains(stdout, "[REVOKD_") {
 				t.Errorf("help names no environment variable:\n%s", stdout)

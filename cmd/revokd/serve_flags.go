@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"time"
 
@@ -107,13 +108,16 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Minute, "delete expired revocations from the store this often (`duration`)")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "answer unavailable (fail closed) once the source has been silent this long (`duration`; default 0: keep answering from memory)")
 
-	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it)")
-	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all, unban and revoke by bare jti over the socket")
+	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-gids is given)")
+	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-uids is given)")
 
 	f.IntVar(&o.maxConns, "max-connections", daemon.DefaultMaxConns, "refuse connections beyond this `number` open at once")
 	f.IntVar(&o.maxConnsPerUID, "max-connections-per-uid", 0, "no one user may hold more than this `number` of the connections; root and the daemon's own user are exempt, and may go 16 past --max-connections (default: half of --max-connections)")
 
 	f.BoolVar(&o.dev, "dev", false, "development mode: no configuration needed, prints a sample token and curl commands")
+
+	// Every serve flag is a daemon setting: all are read from REVOKD_*.
+	f.VisitAll(func(fl *flag.Flag) { f.fromEnv(fl.Name) })
 	return f
 }
 

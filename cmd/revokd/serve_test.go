@@ -177,3 +177,20 @@ func TestServeSecondDaemonRefused(t *testing.T) {
 		t.Error("the first daemon stopped answering")
 	}
 }
+
+// Every serve flag's help says what it is when not given, --write-gids
+// included.
+func TestServeHelpShowsDefaults(t *testing.T) {
+	_, stdout, _ := runCLI(t, "serve", "--help")
+	for _, name := range []string{"--write-uids", "--write-gids"} {
+		var line string
+		for _, l := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), name+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "default: anyone who can open it") {
+			t.Errorf("%s help line = %q, want it to give the default", name, line)
+		}
+	}
+}

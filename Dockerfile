@@ -30,6 +30,10 @@ ENV REVOKD_SOCKET=/run/revokd/revokd.sock \
     REVOKD_LOG_FORMAT=json
 VOLUME ["/run/revokd", "/var/lib/revokd"]
 USER 65532:65532
-HEALTHCHECK --interval=10s --timeout=5s --start-period=10s CMD ["/usr/local/bin/revokd", "healthcheck"]
+# Liveness, not readiness: Docker's one health status is what Swarm and
+# autoheal restart on, and restarting a daemon whose database is away drops
+# the revocations it still enforces. Readiness (revokd healthcheck) is for
+# probes that only take a container out of rotation.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s CMD ["/usr/local/bin/revokd", "healthcheck", "--live"]
 ENTRYPOINT ["/usr/local/bin/revokd"]
 CMD ["serve"]

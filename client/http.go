@@ -57,8 +57,9 @@ func (c *Client) Status(ctx context.Context) (apitype.StatusResponse, error) {
 	return resp, err
 }
 
-// Ready reports whether the daemon has loaded its first snapshot and so
-// answers from a complete replica. A daemon that answers "not ready" is not
+// Ready reports whether validations get a verdict: the daemon has loaded
+// its first snapshot and, with --stale-after, has heard from its store
+// within that time (GET /readyz). A daemon that answers "not ready" is not
 // an error; one that cannot be reached is.
 func (c *Client) Ready(ctx context.Context) (bool, error) {
 	resp, err := c.send(ctx, http.MethodGet, "/readyz", nil)

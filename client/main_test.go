@@ -65,26 +65,24 @@ func runWithDaemon(m *testing.M) (int, error) {
 		cancel()
 		<-done
 	}()
-	if err := waitReady(socket); err != nil {
-		return 0, err
-	}
+	waitReady(socket)
 	os.Setenv(client.SocketEnv, socket)
 	return m.Run(), nil
 }
 
-func waitReady(socket string) error {
+func waitReady(socket string) {
 	c := &client.Client{Socket: socket}
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
+	// No deadline of its own: go test's -timeout bounds the wait, so a busy
+	// machine makes it slower, never failed.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for time.Now().Before(deadline) {
+	for {
 		if ok, err := c.Ready(context.Background()); err == nil && ok {
-			return nil
+			return
 		}
 		<-tick.C
 	}
-	return fmt.Errorf("daemon on %s not ready after 10s", socket)
 }
 
 // exampleToken mints a token for sub, as the application's login would:

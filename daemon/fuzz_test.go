@@ -12,9 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/revokd/revokd/client/apitype"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 // panicLog records log lines that report a recovered panic: net/http turns a
@@ -52,7 +52,7 @@ func exchange(t *testing.T, path string, in []byte) []byte {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(testWait))
+	c.SetDeadline(testwait.Deadline(t))
 	werr := make(chan error, 1)
 	go func() {
 		_, err := c.Write(in)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/internal/clocktest"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 // trickle writes one byte of msg per tick until the write fails (the
@@ -131,7 +132,7 @@ func TestConnectionCap(t *testing.T) {
 	first.c.Close()
 	// The slot comes back once the server has seen the close: poll until a
 	// new connection is served.
-	deadline := time.Now().Add(testWait)
+	deadline := testwait.Deadline(t)
 	for {
 		c, err := net.Dial("unix", ts.path)
 		if err != nil {
@@ -175,7 +176,7 @@ func TestNDJSONClientThatStopsReadingIsCutOff(t *testing.T) {
 		if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("write failed with %v, want the server to have hung up", err)
 		}
-	case <-time.After(testWait):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("the server kept a connection that never reads its answers")
 	}
 }

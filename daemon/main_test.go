@@ -21,15 +21,12 @@ import (
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// testWait bounds every wait on a condition; it is a failure bound, never
-// an expected duration.
-const testWait = 20 * time.Second
 
 var t0 = time.Date(2027, 1, 15, 12, 0, 0, 0, time.UTC)
 
@@ -190,7 +187,7 @@ func dial(t testing.TB, path string) net.Conn {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(testWait))
+	c.SetDeadline(testwait.Deadline(t))
 	return c
 }
 
@@ -237,7 +234,7 @@ func httpClient(t testing.TB, path string) *http.Client {
 		},
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: testWait}
+	return &http.Client{Transport: tr, Timeout: time.Until(testwait.Deadline(t))}
 }
 
 // errorCode returns the code of a JSON error answer, or a description of why

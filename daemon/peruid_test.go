@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"fmt"
+	"github.com/revokd/revokd/internal/testwait"
 	"io"
 	"net"
 	"os"
@@ -43,7 +44,7 @@ func TestConnHolderProcess(t *testing.T) {
 			continue
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(testWait))
+		c.SetDeadline(testwait.Deadline(t))
 		io.WriteString(c, `{"op":"validate","token":"good"}`+"\n")
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/revokd/revokd/client/apitype"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestShutdownDrainsInFlight(t *testing.T) {
@@ -48,7 +49,7 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 			<-f.entered
 			ts.cancel()
 			// The socket disappears as soon as shutdown begins.
-			deadline := time.Now().Add(testWait)
+			deadline := testwait.Deadline(t)
 			for {
 				if _, err := os.Lstat(ts.path); errors.Is(err, os.ErrNotExist) {
 					break

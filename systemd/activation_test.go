@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/revokd/revokd/internal/testwait"
 	"net"
 	"os"
 	"os/exec"
@@ -169,7 +170,7 @@ func dialAndRead(t *testing.T, path string) string {
 		t.Fatalf("dial %s: %v", path, err)
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+	if err := conn.SetDeadline(testwait.Deadline(t)); err != nil {
 		t.Fatalf("set deadline: %v", err)
 	}
 	s, err := bufio.NewReader(conn).ReadString('\n')

@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"errors"
+	"github.com/revokd/revokd/internal/testwait"
 	"net"
 	"path/filepath"
 	"strings"
@@ -23,11 +24,11 @@ func listenNotify(t *testing.T) *net.UnixConn {
 	return conn
 }
 
-// readDatagram waits for the next datagram; the deadline only guards
-// against a hang.
+// readDatagram waits for the next datagram, until shortly before go test's
+// -timeout.
 func readDatagram(t *testing.T, conn *net.UnixConn) string {
 	t.Helper()
-	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+	if err := conn.SetReadDeadline(testwait.Deadline(t)); err != nil {
 		t.Fatalf("set deadline: %v", err)
 	}
 	buf := make([]byte, 4096)

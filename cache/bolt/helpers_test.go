@@ -11,6 +11,7 @@ import (
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/internal/clocktest"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -83,21 +84,10 @@ func load(t *testing.T, s *Source) {
 	}
 }
 
-// waitFor polls cond every millisecond until it holds; the deadline only
-// guards against a hang.
+// waitFor polls cond until it holds; only go test's -timeout bounds it.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
+	testwait.For(t, what, cond)
 }
 
 // rows reads the store directly: every cutoff key and denial id with its

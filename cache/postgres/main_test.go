@@ -15,6 +15,7 @@ import (
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/internal/pgtest"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -28,23 +29,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// waitTimeout bounds every wait for a condition; generous for -race on two cores.
-const waitTimeout = 30 * time.Second
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
+// waitFor polls cond until it holds; only go test's -timeout bounds it.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
-		case <-tick.C:
-		}
-	}
+	testwait.For(t, what, cond)
 }
 
 // migratedDB returns the URL of a fresh, migrated database on the shared cluster.
@@ -149,7 +137,7 @@ func (d *daemon) stop(t testing.TB) {
 		if ok {
 			close(d.done)
 		}
-	case <-time.After(waitTimeout):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("Run did not return after cancel")
 	}
 }
@@ -214,7 +202,7 @@ func sameState(r *cache.Replica, cs []cache.Cutoff, ds []cache.Denial) error {
 func waitConverged(t testing.TB, conn *pgx.Conn, ds ...*daemon) {
 	t.Helper()
 	var last error
-	deadline := time.NewTimer(waitTimeout)
+	deadline := time.NewTimer(time.Until(testwait.Deadline(t)))
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()

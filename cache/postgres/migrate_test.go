@@ -9,6 +9,7 @@ import (
 	"testing/fstest"
 
 	"github.com/revokd/revokd/internal/pgtest"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
@@ -148,7 +149,7 @@ func TestRunStopsOnOldSchema(t *testing.T) {
 	// Someone restores an old dump between Open and Run: following it would
 	// read tables that are not there, so Run gives up with the same error.
 	mustExec(t, connect(t, url), "DROP SCHEMA revokd CASCADE")
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
 	defer cancel()
 	if err := s.Run(ctx); !errors.Is(err, ErrSchemaTooOld) {
 		t.Errorf("Run = %v, want ErrSchemaTooOld", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/revokd/revokd/cache"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestRevokeTokenFunction(t *testing.T) {
@@ -283,7 +284,7 @@ func TestNotificationPayload(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			mustExec(t, writer, tc.sql)
-			waitCtx, cancel := context.WithTimeout(ctx, waitTimeout)
+			waitCtx, cancel := context.WithDeadline(ctx, testwait.Deadline(t))
 			defer cancel()
 			n, err := listener.WaitForNotification(waitCtx)
 			if err != nil {

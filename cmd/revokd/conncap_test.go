@@ -6,11 +6,11 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/daemon"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 func TestCommandsReportTheConnectionCap(t *testing.T) {
@@ -19,12 +19,12 @@ func TestCommandsReportTheConnectionCap(t *testing.T) {
 	// Take the one slot. The readiness probe's connection may not be closed
 	// on the daemon's side yet: retry until the daemon answers.
 	var held net.Conn
-	waitFor(t, "a connection holding the daemon's one slot", 20*time.Second, func() bool {
+	waitFor(t, "a connection holding the daemon's one slot", func() bool {
 		c, err := net.Dial("unix", d.socket)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.SetDeadline(time.Now().Add(20 * time.Second))
+		c.SetDeadline(testwait.Deadline(t))
 		io.WriteString(c, `{"op":"status"}`+"\n")
 		line, err := bufio.NewReader(c).ReadString('\n')
 		if err == nil && strings.HasPrefix(line, "{") {
@@ -43,7 +43,7 @@ func TestCommandsReportTheConnectionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
+		c.SetDeadline(testwait.Deadline(t))
 		io.WriteString(c, `{"op":"status"}`+"\n")
 		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "{") {
 			t.Fatalf("a connection within the reserve: got %q, %v", line, err)

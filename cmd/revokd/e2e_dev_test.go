@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // serve --dev needs nothing configured, prints a token that validates and
@@ -32,7 +31,7 @@ func TestE2EDev(t *testing.T) {
 			wantCLI = "revokd"
 		}
 		p := startProc(t, socket, env, "serve", "--dev")
-		waitFor(t, "the dev welcome text", 30*time.Second, func() bool {
+		waitFor(t, "the dev welcome text", func() bool {
 			if p.hasExited() {
 				t.Fatalf("serve --dev exited (%v):\n%s", p.err, p.stderr)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/revokd/revokd/internal/testwait"
 	"net"
 	"net/http"
 	"os"
@@ -71,7 +72,7 @@ func (p *proc) hasExited() bool {
 
 func (p *proc) waitReady(t testing.TB) {
 	t.Helper()
-	waitFor(t, "revokd to be ready on "+p.socket, 30*time.Second, func() bool {
+	waitFor(t, "revokd to be ready on "+p.socket, func() bool {
 		if p.hasExited() {
 			t.Fatalf("revokd exited before ready (%v):\n%s", p.err, p.stderr)
 		}
@@ -94,7 +95,7 @@ func (p *proc) wait(t testing.TB) int {
 	t.Helper()
 	select {
 	case <-p.exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatalf("revokd did not exit within 30s:\n%s", p.stderr)
 	}
 	var ee *exec.ExitError

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
@@ -33,7 +32,7 @@ func TestE2EPostgresTwoDaemons(t *testing.T) {
 	}
 	cb := &client.Client{Socket: b.socket}
 	defer cb.Close()
-	waitFor(t, "b to see the revocation made through a", 10*time.Second, func() bool {
+	waitFor(t, "b to see the revocation made through a", func() bool {
 		resp, err := cb.Validate(context.Background(), token)
 		return err == nil && resp.Reason == apitype.ReasonRevoked
 	})
@@ -65,14 +64,14 @@ func TestE2EPostgresStaleAfter(t *testing.T) {
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "answers to fail closed", 30*time.Second, func() bool { return reason() == apitype.ReasonUnavailable })
-	waitFor(t, "the log to say so", 30*time.Second, func() bool { return d.stderr.Contains("every validation answers unavailable") })
+	waitFor(t, "answers to fail closed", func() bool { return reason() == apitype.ReasonUnavailable })
+	waitFor(t, "the log to say so", func() bool { return d.stderr.Contains("every validation answers unavailable") })
 
 	if err := cluster.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "answers to recover", 60*time.Second, func() bool { return reason() == "" })
-	waitFor(t, "the log to say so", 30*time.Second, func() bool { return d.stderr.Contains("in contact with the revocation store again") })
+	waitFor(t, "answers to recover", func() bool { return reason() == "" })
+	waitFor(t, "the log to say so", func() bool { return d.stderr.Contains("in contact with the revocation store again") })
 }
 
 // A database without the schema: serve refuses, naming the fix, and leaves

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/revokd/revokd/internal/testwait"
 	"net"
 	"os"
 	"os/exec"
@@ -70,7 +71,7 @@ func TestE2ESystemdActivationAndNotify(t *testing.T) {
 
 	waitState := func(want string) {
 		t.Helper()
-		deadline := time.After(30 * time.Second)
+		deadline := time.After(time.Until(testwait.Deadline(t)))
 		for {
 			select {
 			case s, ok := <-states:
@@ -102,7 +103,7 @@ func TestE2ESystemdActivationAndNotify(t *testing.T) {
 		if err != nil {
 			t.Errorf("exit after SIGTERM: %v", err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("revokd did not exit within 30s of SIGTERM")
 	}
 	if _, err := os.Lstat(socket); err != nil {

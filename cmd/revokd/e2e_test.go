@@ -12,12 +12,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/client"
 	"github.com/revokd/revokd/client/apitype"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 // httpDo sends one request with a plain net/http client and returns the
@@ -108,7 +108,7 @@ func TestE2ENDJSONPipelining(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn.SetDeadline(testwait.Deadline(t))
 
 	// Every request goes out before any answer is read: the answers must
 	// come back in order, one line each, and bad lines must not end the
@@ -293,7 +293,7 @@ func TestE2ERawHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn.SetDeadline(testwait.Deadline(t))
 	body := fmt.Sprintf(`{"token":%q}`, token)
 	req := fmt.Sprintf("POST /v1/validate HTTP/1.1\r\nHost: revokd\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	req += "GET /v1/auth HTTP/1.1\r\nHost: revokd\r\nAuthorization: Bearer garbage\r\n\r\n"

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/client"
+	"github.com/revokd/revokd/internal/testwait"
 )
 
 // testSecret is the HS256 key of the daemons the tests start.
@@ -61,19 +62,10 @@ func shortDir(t testing.TB) string {
 	return dir
 }
 
-// waitFor polls cond until it holds or the deadline passes. It waits on a
-// ticker between tries, never sleeps a fixed time.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+// waitFor polls cond until it holds; only go test's -timeout bounds it.
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	testwait.For(t, what, cond)
 }
 
 // ready reports whether a daemon answers ready on socket.
@@ -134,7 +126,7 @@ func startInProcess(t testing.TB, extra ...string) *inProcess {
 	d.cancel = cancel
 	go func() { d.done <- run(ctx, args, d.stdout, d.stderr) }()
 	t.Cleanup(func() { d.stop(t) })
-	waitFor(t, "the in-process daemon to be ready", 20*time.Second, func() bool {
+	waitFor(t, "the in-process daemon to be ready", func() bool {
 		select {
 		case code := <-d.done:
 			d.done <- code
@@ -154,7 +146,7 @@ func (d *inProcess) stop(t testing.TB) int {
 	case code := <-d.done:
 		d.done <- code // stop is idempotent
 		return code
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatalf("serve did not stop within 30s:\n%s", d.stderr)
 		return -1
 	}

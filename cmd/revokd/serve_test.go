@@ -155,7 +155,7 @@ func TestServeInProcess(t *testing.T) {
 	if code, out, errOut := runCLI(t, "validate", "--socket", d.socket, token); code != exitOK {
 		t.Fatalf("validate exit %d, want 0: %s %s", code, out, errOut)
 	}
-	waitFor(t, "the ready log line", 10*time.Second, func() bool { return d.stderr.Contains("msg=ready") })
+	waitFor(t, "the ready log line", func() bool { return d.stderr.Contains("msg=ready") })
 	if code := d.stop(t); code != exitOK {
 		t.Errorf("serve exit code = %d, want 0:\n%s", code, d.stderr)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -122,6 +123,8 @@ func FuzzNDJSON(f *testing.F) {
 		"\x00\n\x1c\x1d\x1e\x1f\n",
 		strings.Repeat(" ", 600) + "\n" + strings.Repeat("\v", 600) + "\n" + `{"op":"status"}`,
 		`{"op":"status"}` + "\v\n" + `{"op":"status"}` + "\f",
+		`{"op":"validate","token":"good","expect":{"token_type":"refresh"}}` + "\n",
+		`{"expect":{},"op":"validate","token":"good"}` + "\n" + `{"op":"validate","token":"good","expect":{"n":1}}` + "\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -163,6 +166,17 @@ func FuzzHTTP(f *testing.F) {
 		"GARBAGE\r\n\r\n",
 		"POST /v1/unban HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"sub\":\"1\"}GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n",
 		"{\"op\":\"status\"}\n",
+		"POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"token\":\"good\",\"expect\":{\"token_type\":\"access\"}}",
+		// RFC 7662 form bodies: every one is answered 200 with JSON.
+		introspect("token=good&token_type_hint=access_token"),
+		introspect("token=revoked"),
+		introspect("token=good&token=good"),
+		introspect("token=%zz"),
+		introspect("token=good;x=1"),
+		introspect("token"),
+		introspect("=&&=&token=%67ood"),
+		introspect(""),
+		introspect("token=" + strings.Repeat("a", 600)),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -189,6 +203,13 @@ func FuzzHTTP(f *testing.F) {
 			t.Fatalf("unparsable answer (%v): %q", err, out)
 		}
 		body, _ := io.ReadAll(resp.Body)
+		if bytes.HasPrefix(data, []byte("POST /v1/introspect ")) && resp.StatusCode == http.StatusOK {
+			// Active or not, and whatever the form: an introspection answer.
+			var ir apitype.IntrospectResponse
+			if err := json.Unmarshal(body, &ir); err != nil || (!ir.Active && string(body) != "{\"active\":false}\n") {
+				t.Fatalf("introspection answer %q (%v)", body, err)
+			}
+		}
 		if resp.Header.Get(apitype.VersionHeader) == "" || resp.StatusCode < 400 || req != nil {
 			return
 		}
@@ -202,6 +223,11 @@ func FuzzHTTP(f *testing.F) {
 			t.Fatalf("error answer %d is not a JSON error: %s", resp.StatusCode, code)
 		}
 	})
+}
+
+// introspect is a POST /v1/introspect request with body as its form.
+func introspect(body string) string {
+	return fmt.Sprintf("POST /v1/introspect HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
 var knownCodes = map[string]bool{

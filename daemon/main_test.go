@@ -39,7 +39,8 @@ type fakeBackend struct {
 	tokens  map[string]pipeline.Result
 	ready   bool
 	revokes []apitype.RevokeRequest
-	err     error // returned by the writes when set
+	expects []map[string]string // ValidateExpect's, in order
+	err     error               // returned by the writes when set
 
 	// When entered is set, Revoke signals it and then waits for release, so
 	// a test can hold a request in flight.
@@ -67,6 +68,15 @@ func (f *fakeBackend) Validate(token string) pipeline.Result {
 		return r
 	}
 	return pipeline.Result{Reason: apitype.ReasonMalformed}
+}
+
+// ValidateExpect records expect and answers as Validate: the fake judges no
+// claims.
+func (f *fakeBackend) ValidateExpect(token string, expect map[string]string) pipeline.Result {
+	f.mu.Lock()
+	f.expects = append(f.expects, expect)
+	f.mu.Unlock()
+	return f.Validate(token)
 }
 
 func (f *fakeBackend) Revoke(ctx context.Context, req apitype.RevokeRequest) (apitype.RevokeResponse, error) {

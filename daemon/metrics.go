@@ -12,16 +12,17 @@ import (
 
 // Operations, as metric labels.
 const (
-	opValidate  = apitype.OpValidate
-	opAuth      = "auth"
-	opRevoke    = apitype.OpRevoke
-	opRevokeAll = apitype.OpRevokeAll
-	opUnban     = apitype.OpUnban
-	opStatus    = apitype.OpStatus
-	opHealth    = "healthz"
-	opReady     = "readyz"
-	opMetrics   = "metrics"
-	opNone      = "none" // a request that named no known route or op
+	opValidate   = apitype.OpValidate
+	opAuth       = "auth"
+	opIntrospect = "introspect"
+	opRevoke     = apitype.OpRevoke
+	opRevokeAll  = apitype.OpRevokeAll
+	opUnban      = apitype.OpUnban
+	opStatus     = apitype.OpStatus
+	opHealth     = "healthz"
+	opReady      = "readyz"
+	opMetrics    = "metrics"
+	opNone       = "none" // a request that named no known route or op
 )
 
 // metrics holds the daemon's collectors. The hot path (validate answered,

@@ -192,6 +192,8 @@ var newline = []byte{'\n'}
 // to b.
 func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 	h := s.h
+	// The fast scan knows only "op" and "token": a line with "expect" (or
+	// anything else) is decoded in full below.
 	if op, tok, ok := scanTokenObject(line); ok && string(op) == apitype.OpValidate && len(tok) > 0 {
 		res := h.validateBytes(tok)
 		h.m.result(res.Reason)
@@ -209,7 +211,7 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		if req.Token == "" {
 			return s.ndjsonError(b, op, badRequest(`missing "token"`))
 		}
-		res := h.backend.Validate(req.Token)
+		res := h.backend.ValidateExpect(req.Token, req.Expect)
 		h.m.result(res.Reason)
 		h.m.validateOK.Inc()
 		return append(res.AppendJSON(b), '\n')

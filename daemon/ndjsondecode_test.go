@@ -81,6 +81,8 @@ func filled(t *testing.T, typ reflect.Type) any {
 			f.SetBool(true)
 		case f.Type() == reflect.TypeFor[time.Time]():
 			f.Set(reflect.ValueOf(time.Date(2027, 1, 2, 3, 4, 5, i*1000, time.UTC)))
+		case f.Type() == reflect.TypeFor[map[string]string]():
+			f.Set(reflect.ValueOf(map[string]string{"k-" + name: "v-" + name}))
 		case f.Type() == reflect.TypeFor[*time.Time]():
 			at := time.Date(2027, 1, 2, 3, 4, 5, i*1000, time.UTC)
 			f.Set(reflect.ValueOf(&at))

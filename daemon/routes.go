@@ -23,6 +23,7 @@ func (h *handlers) routes() []route {
 		// Authorization header is read.
 		{"/v1/auth", h.handleAuth},
 		{"/v1/auth/", h.handleAuth},
+		{"POST /v1/introspect", h.handleIntrospect},
 		{"POST /v1/revoke", h.handleRevoke},
 		{"POST /v1/revoke-all", h.handleRevokeAll},
 		{"POST /v1/unban", h.handleUnban},

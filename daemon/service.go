@@ -15,6 +15,7 @@ import (
 // implements it.
 type Validator interface {
 	Validate(token string) pipeline.Result
+	ValidateExpect(token string, req *pipeline.Requirements) pipeline.Result
 	Revocable(token string) pipeline.Result
 	ValidateBytes(token []byte) pipeline.Result
 	Leeway() time.Duration
@@ -46,6 +47,15 @@ func newService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clo
 
 // Validate runs the pipeline.
 func (s *Service) Validate(token string) pipeline.Result { return s.p.Validate(token) }
+
+// ValidateExpect runs the pipeline with expect in place of the configured
+// claim requirements; nil expect keeps them.
+func (s *Service) ValidateExpect(token string, expect map[string]string) pipeline.Result {
+	if expect == nil {
+		return s.p.Validate(token)
+	}
+	return s.p.ValidateExpect(token, pipeline.NewRequirements(expect))
+}
 
 // ValidateBytes runs the pipeline on a token held in a request buffer; a
 // verified-cache hit copies nothing.

@@ -21,6 +21,26 @@ type ValidateResponse struct {
 	Claims  json.RawMessage `json:"claims,omitempty"`
 }
 
+// IntrospectResponse answers POST /v1/introspect (RFC 7662, a form body
+// with "token"): an inactive token, for whatever reason, is exactly
+// {"active":false}. An active one carries the RFC's members that the token
+// holds, each as the token has it (aud a string or an array, numbers as
+// written); sub is the configured subject claim when the token has no sub.
+type IntrospectResponse struct {
+	Active    bool            `json:"active"`
+	Sub       json.RawMessage `json:"sub,omitempty"`
+	Exp       json.RawMessage `json:"exp,omitempty"`
+	IAT       json.RawMessage `json:"iat,omitempty"`
+	NBF       json.RawMessage `json:"nbf,omitempty"`
+	Iss       json.RawMessage `json:"iss,omitempty"`
+	Aud       json.RawMessage `json:"aud,omitempty"`
+	JTI       json.RawMessage `json:"jti,omitempty"`
+	Scope     json.RawMessage `json:"scope,omitempty"`
+	ClientID  json.RawMessage `json:"client_id,omitempty"`
+	Username  json.RawMessage `json:"username,omitempty"`
+	TokenType json.RawMessage `json:"token_type,omitempty"`
+}
+
 // RevokeResponse answers POST /v1/revoke (op revoke). Stored is true only
 // when a new denial was written.
 type RevokeResponse struct {

@@ -1,7 +1,8 @@
 package apitype
 
 // Reasons a token is not active, in ValidateResponse.Reason (POST
-// /v1/validate, op validate, GET /v1/auth). They are stable: part of the API.
+// /v1/validate, op validate, GET /v1/auth; POST /v1/introspect answers
+// only that a token is not active, without its reason). They are stable: part of the API.
 const (
 	ReasonMalformed      = "malformed"       // not a JWT revokd can read, or a claim it reads has the wrong type
 	ReasonUnsupportedAlg = "unsupported_alg" // alg none, or one no configured key allows
@@ -10,6 +11,7 @@ const (
 	ReasonMissingClaim   = "missing_claim"   // exp, the subject, a needed session start, or a required iss, aud or jti is absent
 	ReasonBadIssuer      = "bad_issuer"      // iss is not the configured issuer
 	ReasonBadAudience    = "bad_audience"    // aud does not name the configured audience
+	ReasonBadClaim       = "bad_claim"       // a claim required by --require-claim or the request's expect differs or is absent
 	ReasonExpired        = "expired"         // exp has passed
 	ReasonNotYetValid    = "not_yet_valid"   // nbf, iat or the session start is still ahead
 	ReasonSessionExpired = "session_expired" // the session is older than max_session_age
@@ -33,6 +35,7 @@ var Reasons = []string{
 	ReasonMissingClaim,
 	ReasonBadIssuer,
 	ReasonBadAudience,
+	ReasonBadClaim,
 	ReasonExpired,
 	ReasonNotYetValid,
 	ReasonSessionExpired,

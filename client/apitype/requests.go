@@ -5,6 +5,13 @@ import "time"
 // ValidateRequest is the body of POST /v1/validate (op validate).
 type ValidateRequest struct {
 	Token string `json:"token"`
+	// Expect, when present, replaces the daemon's --require-claim list for
+	// this call: the token is active only if each named claim has the given
+	// value (as a string; a number by its decimal text), else it is
+	// bad_claim. An issuer's refresh endpoint sends {"token_type":"refresh"}
+	// to accept the refresh tokens the daemon refuses as access tokens. An
+	// empty object requires nothing.
+	Expect map[string]string `json:"expect,omitzero"`
 }
 
 // RevokeRequest is the body of POST /v1/revoke (op revoke): either a token,

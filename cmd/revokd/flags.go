@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -164,6 +165,40 @@ func (r *replaceableList) Set(s string) error {
 		r.list, r.set = nil, true
 	}
 	return r.list.Set(s)
+}
+
+// claimsFlag is a set of required claim values, given as name=value,
+// comma-separated (so REVOKD_REQUIRE_CLAIM can hold several, as the list
+// flags' variables do), repeated, or both. A value cannot hold a comma.
+type claimsFlag map[string]string
+
+func (c *claimsFlag) String() string {
+	s := make([]string, 0, len(*c))
+	for name, value := range *c {
+		s = append(s, name+"="+value)
+	}
+	slices.Sort(s)
+	return strings.Join(s, ",")
+}
+
+func (c *claimsFlag) Set(s string) error {
+	for _, pair := range strings.Split(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(pair, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%q is not name=value", pair)
+		}
+		if old, dup := (*c)[name]; dup && old != value {
+			return fmt.Errorf("claim %s required twice, as %q and %q", name, old, value)
+		}
+		if *c == nil {
+			*c = claimsFlag{}
+		}
+		(*c)[name] = value
+	}
+	return nil
 }
 
 // idsFlag is a comma-separated list of numeric user or group ids.

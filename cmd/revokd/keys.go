@@ -66,6 +66,7 @@ func pipelineConfig(o *serveOptions) pipeline.Config {
 		Leeway:            o.leeway,
 		MaxTokenBytes:     o.maxTokenBytes,
 		RequireJTI:        o.requireJTI,
+		RequireClaims:     o.requireClaims,
 		TokenCacheBytes:   cacheBytes,
 	}
 }

@@ -29,6 +29,7 @@ type serveOptions struct {
 	leeway        time.Duration
 	maxTokenBytes int
 	requireJTI    bool
+	requireClaims claimsFlag
 	tokenCacheMB  int
 
 	logLevel  oneOfFlag
@@ -97,6 +98,7 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.leeway, "leeway", 30*time.Second, "clock skew `duration` allowed for exp and nbf")
 	f.IntVar(&o.maxTokenBytes, "max-token-bytes", pipeline.DefaultMaxTokenBytes, "reject longer tokens as malformed (`bytes`)")
 	f.BoolVar(&o.requireJTI, "require-jti", false, "reject tokens without a jti; otherwise such a token's id is sha256:+base64url(SHA-256(token))")
+	f.Var(&o.requireClaims, "require-claim", "refuse tokens (bad_claim) unless claim `name=value`, such as token_type=access; repeatable or comma-separated; a validate request's expect replaces them")
 	f.IntVar(&o.tokenCacheMB, "token-cache-mb", 64, "memory for the verified-token cache, in `MiB`; 0 turns it off")
 
 	f.Var(&o.logLevel, "log-level", "log `level`: debug, info, warn or error")

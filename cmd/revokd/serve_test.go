@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,6 +58,7 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("REVOKD_HMAC_SECRET_FILE", "from-env")
 	t.Setenv("REVOKD_MAX_CONNECTIONS", "64")
 	t.Setenv("REVOKD_MAX_CONNECTIONS_PER_UID", "8")
+	t.Setenv("REVOKD_REQUIRE_CLAIM", "token_type=access, aud_kind=first")
 	var o serveOptions
 	var stdout, stderr bytes.Buffer
 	// A flag on the command line wins over its environment variable.
@@ -77,6 +79,7 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 		{"hmac-secret-file", o.hmacSecretFile, "from-env"},
 		{"max-connections", o.maxConns, 64},
 		{"max-connections-per-uid", o.maxConnsPerUID, 8},
+		{"require-claim", o.requireClaims.String(), "aud_kind=first,token_type=access"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -88,7 +91,8 @@ func TestServeFlagsFromEnvironment(t *testing.T) {
 func TestServeRepeatableFlags(t *testing.T) {
 	var o serveOptions
 	var stdout, stderr bytes.Buffer
-	args := []string{"--public-key", "a.pem", "--public-key", "b.pem,c.pem", "--algorithms", "RS256, ES256", "--cutoff-claims", "sid"}
+	args := []string{"--public-key", "a.pem", "--public-key", "b.pem,c.pem", "--algorithms", "RS256, ES256", "--cutoff-claims", "sid",
+		"--require-claim", "token_type=access", "--require-claim", "iss_kind=a=b,n=1", "--require-claim", "token_type=access"}
 	if _, code, done := parseServe(&o, args, &stdout, &stderr); done {
 		t.Fatalf("parse exited %d: %s", code, stderr.String())
 	}
@@ -100,6 +104,11 @@ func TestServeRepeatableFlags(t *testing.T) {
 	}
 	if want := []string{"sid"}; !slices.Equal(o.cutoffClaims.list, want) {
 		t.Errorf("cutoff claims = %q, want %q (the flag replaces the default)", o.cutoffClaims.list, want)
+	}
+	// A value may hold "=" (only the first one splits), and a repeat that
+	// agrees is no conflict.
+	if want := map[string]string{"token_type": "access", "iss_kind": "a=b", "n": "1"}; !maps.Equal(pipelineConfig(&o).RequireClaims, want) {
+		t.Errorf("required claims = %v, want %v", pipelineConfig(&o).RequireClaims, want)
 	}
 }
 
@@ -127,6 +136,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"no connections", []string{"--hmac-secret-file", secret, "--max-connections", "0"}, "--max-connections must be positive"},
 		{"share over the cap", []string{"--hmac-secret-file", secret, "--max-connections", "4", "--max-connections-per-uid", "5"}, "--max-connections-per-uid must be from 0"},
 		{"negative share", []string{"--hmac-secret-file", secret, "--max-connections-per-uid", "-1"}, "--max-connections-per-uid must be from 0"},
+		{"require-claim without value", []string{"--hmac-secret-file", secret, "--require-claim", "token_type"}, `"token_type" is not name=value`},
+		{"require-claim without name", []string{"--hmac-secret-file", secret, "--require-claim", "=access"}, `"=access" is not name=value`},
+		{"require-claim conflict", []string{"--hmac-secret-file", secret, "--require-claim", "token_type=access,token_type=refresh"}, "required twice"},
 		{"migrate without database", []string{"--hmac-secret-file", secret, "--migrate"}, "--migrate needs --database-url"},
 		{"missing key file", []string{"--hmac-secret-file", filepath.Join(dir, "absent")}, "--hmac-secret-file: open"},
 		{"empty key file", []string{"--hmac-secret-file", empty}, "is empty"},

@@ -42,6 +42,11 @@ type Config struct {
 
 	MaxTokenBytes int // default 8192
 
+	// RequireClaims are claim values every token must carry (--require-claim),
+	// unless a validate request's expect replaces them; a token whose claim
+	// differs or is absent is bad_claim. Nil or empty requires nothing.
+	RequireClaims map[string]string
+
 	// RequireJTI rejects a token without a jti as missing_claim. Off, such a
 	// token is identified by TokenID (the SHA-256 of its bytes).
 	RequireJTI bool
@@ -64,7 +69,8 @@ type Config struct {
 // settings is a Config with defaults applied and checked.
 type settings struct {
 	Config
-	algs []string
+	algs     []string
+	required *Requirements
 }
 
 func (cfg Config) settle() (*settings, error) {
@@ -82,6 +88,7 @@ func (cfg Config) settle() (*settings, error) {
 		s.CutoffClaims = DefaultCutoffClaims
 	}
 	s.CutoffClaims = dedupe(s.CutoffClaims)
+	s.required = NewRequirements(s.RequireClaims)
 	if s.Clock == nil {
 		s.Clock = cache.SystemClock{}
 	}
@@ -105,6 +112,9 @@ func (cfg Config) settle() (*settings, error) {
 		if c == "" {
 			errs = append(errs, errors.New("empty cutoff claim name"))
 		}
+	}
+	if _, ok := s.RequireClaims[""]; ok {
+		errs = append(errs, errors.New("empty required claim name"))
 	}
 	return s, errors.Join(errs...)
 }

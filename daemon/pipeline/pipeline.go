@@ -87,24 +87,37 @@ func New(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// Validate answers whether token is good right now. Every endpoint calls
-// it; it never returns an error, only a Result with a reason.
-func (p *Pipeline) Validate(token string) Result {
+// Validate answers whether token is good right now, holding it to the
+// configured requirements (Config.RequireClaims). Every endpoint calls it,
+// or ValidateExpect; it never returns an error, only a Result with a
+// reason.
+func (p *Pipeline) Validate(token string) Result { return p.validate(token, nil) }
+
+// ValidateExpect is Validate with req in place of the configured
+// requirements: a validate request's expect. nil means the configured
+// ones.
+func (p *Pipeline) ValidateExpect(token string, req *Requirements) Result {
+	return p.validate(token, req)
+}
+
+func (p *Pipeline) validate(token string, req *Requirements) Result {
 	if len(token) > p.cfg.MaxTokenBytes {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
 		if v, ok := p.cache.Get(token); ok {
 			p.hits.Add(1)
-			return p.check(v, p.clock.Now())
+			return p.check(v, p.clock.Now(), req)
 		}
 	}
-	return p.verify(token)
+	return p.verify(token, req)
 }
 
 // ValidateBytes is Validate for a token held in a request buffer. A cache
 // hit neither copies nor keeps token; a miss copies it once into a string
-// and runs Validate. token may be reused as soon as it returns.
+// and runs Validate. token may be reused as soon as it returns. It holds
+// the token to the configured requirements, as the requests whose token
+// it reads in place carry no expect.
 func (p *Pipeline) ValidateBytes(token []byte) Result {
 	if len(token) > p.cfg.MaxTokenBytes {
 		return Result{Reason: apitype.ReasonMalformed}
@@ -112,16 +125,19 @@ func (p *Pipeline) ValidateBytes(token []byte) Result {
 	if p.cache != nil {
 		if v, ok := p.cache.GetBytes(token); ok {
 			p.hits.Add(1)
-			return p.check(v, p.clock.Now())
+			return p.check(v, p.clock.Now(), nil)
 		}
 	}
-	return p.verify(string(token))
+	return p.verify(string(token), nil)
 }
 
 // check decides a verified token's answer from everything that can change
 // after it was verified: the clock, the staleness of the replica and the
-// replica's cutoffs and denials. It is the whole of a cache hit's work.
-func (p *Pipeline) check(v *Verified, now time.Time) Result { return p.decide(v, now, false) }
+// replica's cutoffs and denials, and the claims req requires (nil: the
+// configured ones). It is the whole of a cache hit's work.
+func (p *Pipeline) check(v *Verified, now time.Time, req *Requirements) Result {
+	return p.decide(v, now, false, req)
+}
 
 // decide is check; with early set it judges a token that is not yet valid
 // as it will be judged once its time comes, by everything else.
@@ -130,7 +146,13 @@ func (p *Pipeline) check(v *Verified, now time.Time) Result { return p.decide(v,
 // so the first that applies wins without calling winner: a hit does no
 // work its answer does not need, and takes the replica's lock only when
 // nothing outranks revocation.
-func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
+func (p *Pipeline) decide(v *Verified, now time.Time, early bool, req *Requirements) Result {
+	// Judged here rather than when the token is verified, so that a token
+	// cached for one caller's requirements answers another's rightly. The
+	// configured requirements were judged once, when it was built.
+	if req == nil && !v.claimsMet || req != nil && !req.metBy(v) {
+		return Result{Reason: apitype.ReasonBadClaim, Token: v}
+	}
 	// The same comparisons golang-jwt makes for exp and nbf, so a hit and a
 	// miss always agree. iat and the session start are held to the same
 	// rule as nbf: a token cannot be valid before it was issued.
@@ -167,13 +189,15 @@ func (p *Pipeline) decide(v *Verified, now time.Time, early bool) Result {
 // iat or session start still ahead) is judged as it will be once its time
 // comes: by its expiry, its session age and the replica. So it can be
 // revoked before it is ever used, and is not stored again when a denial or
-// a cutoff already covers it.
+// a cutoff already covers it. No claim is required of it: a logout must be
+// able to end a refresh token that --require-claim refuses as an access
+// token.
 func (p *Pipeline) Revocable(token string) Result {
-	r := p.Validate(token)
+	r := p.validate(token, noRequirements)
 	if r.Reason != apitype.ReasonNotYetValid || r.Token == nil {
 		return r
 	}
-	return p.decide(r.Token, p.clock.Now(), true)
+	return p.decide(r.Token, p.clock.Now(), true, noRequirements)
 }
 
 func cutoffReason(claim string) string {

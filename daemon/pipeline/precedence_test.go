@@ -26,7 +26,8 @@ func TestWinner(t *testing.T) {
 		{"bad signature beats missing claim", apitype.ReasonMissingClaim, apitype.ReasonBadSignature, apitype.ReasonBadSignature},
 		{"missing claim beats bad issuer", apitype.ReasonBadIssuer, apitype.ReasonMissingClaim, apitype.ReasonMissingClaim},
 		{"bad issuer beats bad audience", apitype.ReasonBadAudience, apitype.ReasonBadIssuer, apitype.ReasonBadIssuer},
-		{"bad audience beats expired", apitype.ReasonExpired, apitype.ReasonBadAudience, apitype.ReasonBadAudience},
+		{"bad audience beats bad claim", apitype.ReasonBadClaim, apitype.ReasonBadAudience, apitype.ReasonBadAudience},
+		{"bad claim beats expired", apitype.ReasonExpired, apitype.ReasonBadClaim, apitype.ReasonBadClaim},
 		{"expired beats not yet valid", apitype.ReasonNotYetValid, apitype.ReasonExpired, apitype.ReasonExpired},
 		{"not yet valid beats session expired", apitype.ReasonSessionExpired, apitype.ReasonNotYetValid, apitype.ReasonNotYetValid},
 		{"session expired beats unavailable", apitype.ReasonUnavailable, apitype.ReasonSessionExpired, apitype.ReasonSessionExpired},
@@ -110,6 +111,19 @@ func TestPrecedence(t *testing.T) {
 				return hs256(t, with(baseClaims(), claims{"aud": "other", "exp": t0.Unix() - 1}))
 			},
 			applies: []string{apitype.ReasonBadAudience, apitype.ReasonExpired}},
+		{name: "bad audience and bad claim", cfg: pipeline.Config{Audience: "revokd", RequireClaims: map[string]string{"token_type": "access"}},
+			token: func(t *testing.T) string {
+				return hs256(t, with(baseClaims(), claims{"aud": "other", "token_type": "refresh"}))
+			},
+			applies: []string{apitype.ReasonBadAudience, apitype.ReasonBadClaim}},
+		{name: "bad claim and everything after", cfg: pipeline.Config{MaxSessionAge: time.Hour, StaleAfter: time.Second,
+			RequireClaims: map[string]string{"token_type": "access"}},
+			token: func(t *testing.T) string {
+				return hs256(t, with(baseClaims(), claims{"token_type": "refresh", "exp": t0.Unix() - 1, "nbf": t0.Unix() + 600, "orig_iat": old}))
+			},
+			setup: revokeAllAndLoseContact,
+			applies: []string{apitype.ReasonBadClaim, apitype.ReasonExpired, apitype.ReasonNotYetValid, apitype.ReasonSessionExpired,
+				apitype.ReasonUnavailable, apitype.ReasonSubjectRevoked, apitype.ReasonRevoked}},
 		{name: "expired and everything after", cfg: pipeline.Config{MaxSessionAge: time.Hour, StaleAfter: time.Second},
 			token: func(t *testing.T) string {
 				return hs256(t, with(baseClaims(), claims{"exp": t0.Unix() - 1, "nbf": t0.Unix() + 600, "orig_iat": old}))

@@ -35,6 +35,7 @@ type Verified struct {
 	// either must cover both.
 	altID      string
 	activeJSON []byte // the whole active answer, built once
+	claimsMet  bool   // whether the claims meet the configured requirements
 
 	Subject      string
 	JTI          string          // the jti claim as given; empty when absent

@@ -24,8 +24,9 @@ var understoodCrit = map[string]bool{}
 // verify runs the full pipeline on a token the cache did not answer for.
 // Its stages follow the precedence of reasons (precedence.go): each stops
 // at a reason no later stage could beat, and where reasons meet, winner
-// picks.
-func (p *Pipeline) verify(token string) Result {
+// picks. req is the claims required of the token (nil: the configured
+// ones).
+func (p *Pipeline) verify(token string, req *Requirements) Result {
 	alg, kid, hasKid, reason := parseHeader(token)
 	if reason != "" {
 		return Result{Reason: reason}
@@ -66,7 +67,7 @@ func (p *Pipeline) verify(token string) Result {
 	if p.cache != nil {
 		p.cache.Set(token, v, v.cost())
 	}
-	r := p.check(v, p.clock.Now())
+	r := p.check(v, p.clock.Now(), req)
 	if w := winner(reason, r.Reason); w != r.Reason {
 		// golang-jwt read the clock a moment earlier; its verdict stands
 		// where it wins.
@@ -245,6 +246,8 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 		// accepting the token would let it outlive every revoke-all.
 		missing()
 	}
+
+	v.claimsMet = p.cfg.required.met(c)
 
 	v.validFrom = v.NotBefore
 	for _, t := range []time.Time{v.IssuedAt, v.SessionStart} {

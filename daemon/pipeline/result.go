@@ -35,6 +35,10 @@ type Verified struct {
 	// either must cover both.
 	altID      string
 	activeJSON []byte // the whole active answer, built once
+	// keys is the fetched key set that verified the token (nil for keys
+	// given at start). A hit verified by another set is verified again, so
+	// a key dropped from the provider's set stops validating at once.
+	keys *keySet
 
 	Subject      string
 	JTI          string          // the jti claim as given; empty when absent

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
@@ -306,6 +307,33 @@ func TestRemoteKeysProviderDown(t *testing.T) {
 	}
 	if got := f.logs.count("fetch JWKS succeeded again"); got != 1 {
 		t.Errorf("recovery log lines: got %d, want 1", got)
+	}
+
+	reg := prometheus.NewRegistry()
+	newMetrics(reg, f.d.svc, slog.New(slog.DiscardHandler))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, fam := range fams {
+		for _, m := range fam.GetMetric() {
+			name := fam.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"revokd_jwks_fetches_total/ok":    2,
+		"revokd_jwks_fetches_total/error": 2,
+		"revokd_jwks_age_seconds":         0, // the set was fetched just now, by the test's clock
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("metric %s: got %v (present %v), want %v", name, g, ok, w)
+		}
 	}
 }
 

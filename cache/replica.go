@@ -64,6 +64,7 @@ type Replica struct {
 	ready      atomic.Bool
 	loaded     chan struct{} // closed by the first SetReady
 	setReady   sync.Once
+	holds      atomic.Int32 // what readiness still waits for: the first snapshot, and each HoldReady
 }
 
 // NewReplica returns an empty replica. maxSessionAge, when positive, lets
@@ -71,7 +72,7 @@ type Replica struct {
 // leeway is the clock skew the pipeline allows on exp: a denied id stays
 // refused until its exp plus leeway.
 func NewReplica(clock Clock, maxSessionAge, leeway time.Duration) *Replica {
-	return &Replica{
+	r := &Replica{
 		clock:         clock,
 		maxSessionAge: maxSessionAge,
 		leeway:        leeway.Microseconds(),
@@ -80,6 +81,8 @@ func NewReplica(clock Clock, maxSessionAge, leeway time.Duration) *Replica {
 		claims:        make(map[string]string),
 		loaded:        make(chan struct{}),
 	}
+	r.holds.Store(1) // the first snapshot
+	return r
 }
 
 // ApplyCutoff sets a cutoff if c.Version is newer than the one held, and
@@ -270,16 +273,32 @@ func (r *Replica) LastChange() time.Time {
 }
 
 // SetReady marks the replica as holding a complete snapshot.
-func (r *Replica) SetReady() {
-	r.ready.Store(true)
-	r.setReady.Do(func() { close(r.loaded) })
+func (r *Replica) SetReady() { r.setReady.Do(r.release) }
+
+// HoldReady makes readiness wait for one more thing besides the first
+// snapshot (the first key set fetched from an identity provider, say):
+// Ready, Loaded and Stale all follow it, so every answer, /readyz and
+// systemd's READY=1 wait together. release may be called more than once.
+// Holds must be taken before the source can call SetReady.
+func (r *Replica) HoldReady() (release func()) {
+	r.holds.Add(1)
+	var once sync.Once
+	return func() { once.Do(r.release) }
 }
 
-// Ready reports whether the replica has held a complete snapshot.
+func (r *Replica) release() {
+	if r.holds.Add(-1) == 0 {
+		r.ready.Store(true)
+		close(r.loaded)
+	}
+}
+
+// Ready reports whether the replica has held a complete snapshot, and
+// whatever HoldReady made it wait for has come.
 func (r *Replica) Ready() bool { return r.ready.Load() }
 
-// Loaded is closed once the replica holds its first complete snapshot, for
-// whoever waits to announce the daemon ready.
+// Loaded is closed once Ready is true, for whoever waits to announce the
+// daemon ready.
 func (r *Replica) Loaded() <-chan struct{} { return r.loaded }
 
 // Snapshot returns every cutoff and denial held, sorted, for status pages

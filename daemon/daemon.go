@@ -25,6 +25,11 @@ type Options struct {
 	// Clock, Replica and StaleAfter; its Leeway and MaxSessionAge are also
 	// the replica's and the store's, so the three always agree.
 	Pipeline pipeline.Config
+	// RemoteKeys, if set, fetches the pipeline's keys from an identity
+	// provider while Run runs; readiness then waits for the first good
+	// set as well as the first snapshot. New fills in its Clock, Logger
+	// and Loaded.
+	RemoteKeys *pipeline.RemoteKeysConfig
 	// Server holds the socket's limits and access lists. New fills in its
 	// Backend, Logger, Version and Clock.
 	Server Config
@@ -49,6 +54,7 @@ type Daemon struct {
 	opts    Options
 	replica *cache.Replica
 	p       *pipeline.Pipeline
+	keys    *pipeline.RemoteKeys // nil without RemoteKeys
 
 	src cache.Source // nil until open
 	svc *Service
@@ -76,11 +82,21 @@ func New(opts Options) (*Daemon, error) {
 	pc := opts.Pipeline
 	replica := cache.NewReplica(opts.Clock, pc.MaxSessionAge, pc.Leeway)
 	pc.Clock, pc.Replica, pc.StaleAfter = opts.Clock, replica, opts.StaleAfter
+	var keys *pipeline.RemoteKeys
+	if opts.RemoteKeys != nil {
+		kc := *opts.RemoteKeys
+		kc.Clock, kc.Logger, kc.Loaded = opts.Clock, opts.Logger, replica.HoldReady()
+		var err error
+		if keys, err = pipeline.NewRemoteKeys(kc); err != nil {
+			return nil, err
+		}
+		pc.RemoteKeys = keys
+	}
 	p, err := pipeline.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("validation settings: %w", err)
 	}
-	return &Daemon{opts: opts, replica: replica, p: p}, nil
+	return &Daemon{opts: opts, replica: replica, p: p, keys: keys}, nil
 }
 
 func btoi(b bool) int {
@@ -127,6 +143,7 @@ func (d *Daemon) open(ctx context.Context) error {
 		d.src = src
 	}
 	d.svc = newService(d.p, d.replica, d.src, o.Clock, o.StaleAfter, pc.CutoffClaims)
+	d.svc.keys = d.keys
 	sc := o.Server
 	sc.Backend, sc.Logger, sc.Version, sc.Clock = d.svc, o.Logger, o.Version, o.Clock
 	d.srv = NewServer(sc)
@@ -165,6 +182,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(Part(ctx, "source", d.src.Run))
 	g.Go(Part(ctx, "server", func(ctx context.Context) error { return d.srv.Serve(ctx, ln) }))
+	if d.keys != nil {
+		g.Go(Part(ctx, "keys", d.keys.Run))
+	}
 	if d.opts.StaleAfter > 0 {
 		g.Go(Part(ctx, "staleness", d.logStaleness))
 	}

@@ -3,11 +3,13 @@ package daemon
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
+	"github.com/revokd/revokd/daemon/pipeline"
 )
 
 // Operations, as metric labels.
@@ -87,6 +89,31 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 			Help: "Change notifications ignored: unusable, or not backed by the store's tables (forged, say).",
 		}, func() float64 { return float64(src.SourceStatus().NotificationsIgnored) }))
 	}
+	if k, ok := b.(keysStatuser); ok && k.KeysStatus() != nil {
+		for _, result := range []string{"ok", "error"} {
+			collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "revokd_jwks_fetches_total",
+				Help:        "Fetches of the identity provider's key set, by result.",
+				ConstLabels: prometheus.Labels{"result": result},
+			}, func() float64 {
+				st := k.KeysStatus()
+				if result == "ok" {
+					return float64(st.FetchesOK)
+				}
+				return float64(st.FetchesError)
+			}))
+		}
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revokd_jwks_age_seconds",
+			Help: "Age of the key set in use, fetched from the identity provider; -1 before the first.",
+		}, func() float64 {
+			st := k.KeysStatus()
+			if st.Fetched.IsZero() {
+				return -1
+			}
+			return k.Now().Sub(st.Fetched).Seconds()
+		}))
+	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			// Serving matters more than counting: a clash (two servers on one
@@ -108,6 +135,25 @@ type sourceStatuser interface{ SourceStatus() cache.SourceStatus }
 // SourceStatus reports the source's own status, for metrics that
 // apitype.StatusResponse does not carry.
 func (s *Service) SourceStatus() cache.SourceStatus { return s.src.Status() }
+
+// keysStatuser is a Backend whose keys may be fetched: KeysStatus is nil
+// when they are not.
+type keysStatuser interface {
+	KeysStatus() *pipeline.KeysStatus
+	Now() time.Time
+}
+
+// KeysStatus reports the fetched key set, nil when keys are not fetched.
+func (s *Service) KeysStatus() *pipeline.KeysStatus {
+	if s.keys == nil {
+		return nil
+	}
+	st := s.keys.Status()
+	return &st
+}
+
+// Now is the service's clock, for ages in metrics.
+func (s *Service) Now() time.Time { return s.clock.Now() }
 
 func (m *metrics) request(op string, err error) {
 	if err == nil {

@@ -32,6 +32,7 @@ type Service struct {
 	clock        cache.Clock
 	staleAfter   time.Duration
 	cutoffClaims []string
+	keys         *pipeline.RemoteKeys // nil unless keys are fetched
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:
@@ -185,6 +186,14 @@ func (s *Service) Status() apitype.StatusResponse {
 	}
 	if !lastContact.IsZero() {
 		st.StaleSeconds = staleSeconds(now.Sub(lastContact))
+	}
+	if s.keys != nil {
+		ks := s.keys.Status()
+		st.JWKSURL, st.JWKSError = ks.URL, ks.LastError
+		st.JWKSFetched, st.JWKSErrorAt = utc(ks.Fetched), utc(ks.LastErrorAt)
+		if !ks.Fetched.IsZero() {
+			st.JWKSAgeSeconds = staleSeconds(now.Sub(ks.Fetched))
+		}
 	}
 	return st
 }

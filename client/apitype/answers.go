@@ -81,4 +81,14 @@ type StatusResponse struct {
 	Cutoffs        int       `json:"cutoffs"`
 	Denials        int       `json:"denials"`
 	TokenCacheHits uint64    `json:"token_cache_hits"`
+
+	// With keys fetched from an identity provider (--jwks-url,
+	// --oidc-issuer): the key set's URL, when the set in use was fetched and
+	// how long ago (absent before the first), and the last fetch's failure
+	// while fetches fail (a failed fetch keeps the set in use).
+	JWKSURL        string    `json:"jwks_url,omitempty"`
+	JWKSFetched    time.Time `json:"jwks_fetched,omitzero"`
+	JWKSAgeSeconds float64   `json:"jwks_age_seconds,omitzero"`
+	JWKSError      string    `json:"jwks_error,omitempty"`
+	JWKSErrorAt    time.Time `json:"jwks_error_at,omitzero"`
 }

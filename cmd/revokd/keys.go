@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,7 +58,7 @@ func pipelineConfig(o *serveOptions) pipeline.Config {
 	}
 	return pipeline.Config{
 		Algorithms:        o.algorithms,
-		Issuer:            o.issuer,
+		Issuer:            cmp.Or(o.oidcIssuer, o.issuer), // --oidc-issuer sets --issuer
 		Audience:          o.audience,
 		SubjectClaim:      o.subjectClaim,
 		SessionStartClaim: o.sessionStartClaim,

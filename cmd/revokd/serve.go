@@ -167,6 +167,15 @@ func (d *daemonRun) options(pcfg pipeline.Config) (daemon.Options, error) {
 		Version:    revokdVersion(),
 		StaleAfter: o.staleAfter,
 	}
+	if o.jwksURL != "" || o.oidcIssuer != "" {
+		opts.RemoteKeys = &pipeline.RemoteKeysConfig{
+			JWKSURL:    o.jwksURL,
+			OIDCIssuer: o.oidcIssuer,
+			Refresh:    o.jwksRefresh,
+			MinRefresh: o.jwksMinRefresh,
+			Timeout:    o.jwksTimeout,
+		}
+	}
 	if o.databaseURL != "" {
 		opts.Postgres = &postgres.Config{
 			URL:           o.databaseURL,

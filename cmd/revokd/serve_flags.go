@@ -20,6 +20,12 @@ type serveOptions struct {
 	jwksFile       string
 	algorithms     listFlag
 
+	jwksURL        string
+	oidcIssuer     string
+	jwksRefresh    time.Duration
+	jwksMinRefresh time.Duration
+	jwksTimeout    time.Duration
+
 	issuer, audience  string
 	subjectClaim      string
 	sessionStartClaim string
@@ -60,7 +66,8 @@ revokd that uses it; otherwise in an embedded store (bbolt) under
 --data-dir, for one host.
 
 At least one verification key is needed (--hmac-secret-file, --public-key,
---jwks-file), unless --dev is given: --dev needs no configuration at all.
+--jwks-file), or keys fetched from an identity provider (--jwks-url or
+--oidc-issuer, instead of those), unless --dev is given: --dev needs no configuration at all.
 It makes an HS256 key in a development directory and prints a sample token
 and the curl commands to try it.
 
@@ -86,6 +93,11 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.StringVar(&o.hmacSecretFile, "hmac-secret-file", "", "`file` whose bytes are the HMAC secret (HS256/384/512)")
 	f.Var(&o.publicKeys, "public-key", "PEM public key or certificate `file` (RSA, EC P-256/384/521, Ed25519); repeatable or comma-separated")
 	f.StringVar(&o.jwksFile, "jwks-file", "", "JSON Web Key Set `file`; keys are chosen by kid")
+	f.StringVar(&o.jwksURL, "jwks-url", "", "fetch the JSON Web Key Set from this `url` (https://, or http:// to a loopback address)")
+	f.StringVar(&o.oidcIssuer, "oidc-issuer", "", "OpenID Connect issuer `url`: fetch the keys its discovery document names; also sets --issuer")
+	f.DurationVar(&o.jwksRefresh, "jwks-refresh", pipeline.DefaultJWKSRefresh, "with --jwks-url or --oidc-issuer: refetch the keys this often (`duration`)")
+	f.DurationVar(&o.jwksMinRefresh, "jwks-min-refresh", pipeline.DefaultJWKSMinRefresh, "with --jwks-url or --oidc-issuer: a token with an unknown kid refetches the keys at most this often (`duration`)")
+	f.DurationVar(&o.jwksTimeout, "jwks-timeout", pipeline.DefaultJWKSTimeout, "with --jwks-url or --oidc-issuer: one fetch's limit, and the longest a validation waits for one (`duration`)")
 	f.Var(&o.algorithms, "algorithms", "comma-separated `list` of allowed algorithms, such as RS256,ES256 (default: all the keys support; never none)")
 
 	f.StringVar(&o.issuer, "issuer", "", "required iss `value` (default: not checked)")
@@ -125,9 +137,23 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 
 // check returns what is wrong with the options taken together.
 func (o *serveOptions) check() error {
+	local := o.hmacSecretFile != "" || len(o.publicKeys) > 0 || o.jwksFile != ""
+	remote := o.jwksURL != "" || o.oidcIssuer != ""
 	switch {
-	case o.hmacSecretFile == "" && len(o.publicKeys) == 0 && o.jwksFile == "" && !o.dev:
-		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key or --jwks-file (or --dev to try revokd out)")
+	case !local && !remote && !o.dev:
+		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key, --jwks-file, --jwks-url or --oidc-issuer (or --dev to try revokd out)")
+	case remote && (local || o.dev):
+		return fmt.Errorf("--jwks-url and --oidc-issuer fetch every key: give no --hmac-secret-file, --public-key, --jwks-file or --dev with them")
+	case o.jwksURL != "" && o.oidcIssuer != "":
+		return fmt.Errorf("give --jwks-url or --oidc-issuer, not both (discovery finds the JWKS URL)")
+	case o.oidcIssuer != "" && o.issuer != "" && o.issuer != o.oidcIssuer:
+		return fmt.Errorf("--issuer %q differs from --oidc-issuer %q, which sets it", o.issuer, o.oidcIssuer)
+	case o.jwksURL != "" && pipeline.CheckKeysURL(o.jwksURL) != nil:
+		return fmt.Errorf("--jwks-url: %w", pipeline.CheckKeysURL(o.jwksURL))
+	case o.oidcIssuer != "" && pipeline.CheckKeysURL(o.oidcIssuer) != nil:
+		return fmt.Errorf("--oidc-issuer: %w", pipeline.CheckKeysURL(o.oidcIssuer))
+	case o.jwksRefresh <= 0 || o.jwksMinRefresh <= 0 || o.jwksTimeout <= 0:
+		return fmt.Errorf("--jwks-refresh, --jwks-min-refresh and --jwks-timeout must be positive")
 	case o.maxSessionAge < 0:
 		return fmt.Errorf("--max-session-age %s is negative", o.maxSessionAge)
 	case o.leeway < 0:

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,6 +147,12 @@ func TestServeUsageErrors(t *testing.T) {
 		{"unparsable public key", []string{"--public-key", badPEM, "--socket", filepath.Join(shortDir(t), "s")}, "--public-key " + badPEM},
 		{"alg the keys cannot do", []string{"--hmac-secret-file", secret, "--algorithms", "RS256", "--socket", filepath.Join(shortDir(t), "s")}, "RS256"},
 		{"alg none", []string{"--hmac-secret-file", secret, "--algorithms", "none", "--socket", filepath.Join(shortDir(t), "s")}, "none"},
+		{"jwks over http to a remote host", []string{"--jwks-url", "http://id.example.com/jwks"}, "only over https://"},
+		{"oidc issuer over http to a remote host", []string{"--oidc-issuer", "http://10.0.0.1"}, "only over https://"},
+		{"jwks url and a key file", []string{"--jwks-url", "https://id.example.com/jwks", "--hmac-secret-file", secret}, "fetch every key"},
+		{"jwks url and oidc issuer", []string{"--jwks-url", "https://id.example.com/jwks", "--oidc-issuer", "https://id.example.com"}, "not both"},
+		{"issuer other than the oidc issuer", []string{"--oidc-issuer", "https://id.example.com", "--issuer", "https://other.example.com"}, "differs from --oidc-issuer"},
+		{"hmac alg with fetched keys", []string{"--jwks-url", "https://id.example.com/jwks", "--algorithms", "HS256", "--socket", filepath.Join(shortDir(t), "s")}, "shared secret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,5 +212,18 @@ func TestServeHelpShowsDefaults(t *testing.T) {
 		if !strings.Contains(line, "default: anyone who can open it") {
 			t.Errorf("%s help line = %q, want it to give the default", name, line)
 		}
+	}
+}
+
+// TestServeOIDCIssuerMismatch: a discovery document naming another issuer
+// stops serve at start, saying which issuer it found.
+func TestServeOIDCIssuerMismatch(t *testing.T) {
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"issuer":"https://evil.example","jwks_uri":"https://evil.example/jwks"}`))
+	}))
+	defer idp.Close()
+	code, _, stderr := runCLI(t, "serve", "--oidc-issuer", idp.URL, "--data-dir", t.TempDir(), "--socket", filepath.Join(shortDir(t), "s"))
+	if code != exitFail || !strings.Contains(stderr, `names another issuer: "https://evil.example"`) {
+		t.Errorf("exit %d, stderr %q: want %d and the issuer found named", code, stderr, exitFail)
 	}
 }

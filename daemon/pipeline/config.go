@@ -28,6 +28,10 @@ type Config struct {
 	HMACSecret    []byte   // the shared secret, for HS256/384/512
 	PublicKeyPEMs [][]byte // PEM public keys (RSA, EC P-256/384/521, Ed25519) or certificates
 	JWKS          []byte   // a JSON Web Key Set; keys are selected by kid
+	// RemoteKeys, instead of the three above, fetches the keys from an
+	// identity provider. Its Run must be running for validations to get a
+	// verdict; until its first set they answer unavailable.
+	RemoteKeys *RemoteKeys
 
 	Algorithms []string // allowed algorithms; empty means all that the configured keys support
 

@@ -162,38 +162,48 @@ func loadJWKS(data []byte) ([]*verifyKey, error) {
 		if jwk.Use == "enc" {
 			continue
 		}
-		source := fmt.Sprintf("JWKS key %d (kid %q)", i, jwk.KeyID)
-		var (
-			pub  jwt.VerificationKey
-			algs []string
-			err  error
-		)
-		if secret, ok := jwk.Key.([]byte); ok {
-			pub, algs = secret, hmacAlgs
-		} else {
-			if !jwk.IsPublic() {
-				jwk = jwk.Public()
-			}
-			pub = jwk.Key
-			if algs, err = publicKeyAlgs(pub); err != nil {
-				return nil, fmt.Errorf("%s: %w", source, err)
-			}
+		pub := jwk.Key
+		if _, secret := pub.([]byte); !secret && !jwk.IsPublic() {
+			pub = jwk.Public().Key
 		}
-		if jwk.Algorithm != "" {
-			if !slices.Contains(knownAlgs, jwk.Algorithm) {
-				continue // not a JWS algorithm revokd verifies with
-			}
-			if !slices.Contains(algs, jwk.Algorithm) {
-				return nil, fmt.Errorf("%s: alg %s does not fit a %s key", source, jwk.Algorithm, keyKind(pub))
-			}
-			algs = []string{jwk.Algorithm}
+		k, err := jwkVerifyKey(fmt.Sprintf("JWKS key %d (kid %q)", i, jwk.KeyID), jwk.KeyID, jwk.Algorithm, pub)
+		if err != nil {
+			return nil, err
 		}
-		keys = append(keys, &verifyKey{kid: jwk.KeyID, algs: algs, pub: pub, source: source})
+		if k != nil {
+			keys = append(keys, k)
+		}
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("JWKS holds no usable signature-verification key")
 	}
 	return keys, nil
+}
+
+// jwkVerifyKey makes the verifyKey of one JWK's public key (or secret), the
+// rule for a JWKS file and a fetched one alike. A key naming an algorithm
+// revokd does not verify with is skipped (nil, nil); one whose alg
+// contradicts its type is an error.
+func jwkVerifyKey(source, kid, alg string, pub any) (*verifyKey, error) {
+	var algs []string
+	if _, ok := pub.([]byte); ok {
+		algs = hmacAlgs
+	} else {
+		var err error
+		if algs, err = publicKeyAlgs(pub); err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+	}
+	if alg != "" {
+		if !slices.Contains(knownAlgs, alg) {
+			return nil, nil // not a JWS algorithm revokd verifies with
+		}
+		if !slices.Contains(algs, alg) {
+			return nil, fmt.Errorf("%s: alg %s does not fit a %s key", source, alg, keyKind(pub))
+		}
+		algs = []string{alg}
+	}
+	return &verifyKey{kid: kid, algs: algs, pub: pub, source: source}, nil
 }
 
 func keyKind(pub any) string {

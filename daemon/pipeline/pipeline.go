@@ -18,7 +18,9 @@ type Pipeline struct {
 	cfg     *settings
 	clock   cache.Clock
 	replica *cache.Replica
-	keys    *keyring
+	keys    *keyring    // the keys given at start; nil with remote keys
+	remote  *RemoteKeys // fetched keys, if any
+	ring    atomic.Pointer[remoteRing]
 	allowed map[string]bool
 	unique  map[string]bool // claims a payload may not repeat
 	parser  *jwt.Parser
@@ -33,20 +35,30 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
-	keys, err := loadKeys(&s.Config)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline keys: %w", err)
-	}
-	if s.algs, err = chooseAlgorithms(s.Algorithms, keys); err != nil {
-		return nil, fmt.Errorf("pipeline algorithms: %w", err)
-	}
 	p := &Pipeline{
 		cfg:     s,
 		clock:   s.Clock,
 		replica: s.Replica,
-		keys:    newKeyring(keys, s.algs),
+		remote:  s.RemoteKeys,
 		allowed: map[string]bool{},
 		unique:  map[string]bool{},
+	}
+	if p.remote != nil {
+		if len(s.HMACSecret) > 0 || len(s.PublicKeyPEMs) > 0 || len(s.JWKS) > 0 {
+			return nil, fmt.Errorf("pipeline keys: fetched keys exclude keys given at start")
+		}
+		if s.algs, err = remoteAlgorithms(s.Algorithms); err != nil {
+			return nil, fmt.Errorf("pipeline algorithms: %w", err)
+		}
+	} else {
+		keys, err := loadKeys(&s.Config)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline keys: %w", err)
+		}
+		if s.algs, err = chooseAlgorithms(s.Algorithms, keys); err != nil {
+			return nil, fmt.Errorf("pipeline algorithms: %w", err)
+		}
+		p.keys = newKeyring(keys, s.algs)
 	}
 	for _, name := range registeredClaims {
 		p.unique[name] = true
@@ -105,7 +117,7 @@ func (p *Pipeline) validate(token string, req *Requirements) Result {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
-		if v, ok := p.cache.Get(token); ok {
+		if v, ok := p.cache.Get(token); ok && v.keys == p.remoteSet() {
 			p.hits.Add(1)
 			return p.check(v, p.clock.Now(), req)
 		}
@@ -123,7 +135,7 @@ func (p *Pipeline) ValidateBytes(token []byte) Result {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
-		if v, ok := p.cache.GetBytes(token); ok {
+		if v, ok := p.cache.GetBytes(token); ok && v.keys == p.remoteSet() {
 			p.hits.Add(1)
 			return p.check(v, p.clock.Now(), nil)
 		}

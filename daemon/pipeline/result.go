@@ -36,6 +36,10 @@ type Verified struct {
 	altID      string
 	activeJSON []byte // the whole active answer, built once
 	claimsMet  bool   // whether the claims meet the configured requirements
+	// keys is the fetched key set that verified the token (nil for keys
+	// given at start). A hit verified by another set is verified again, so
+	// a key dropped from the provider's set stops validating at once.
+	keys *keySet
 
 	Subject      string
 	JTI          string          // the jti claim as given; empty when absent

@@ -34,7 +34,17 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	if alg == "none" || !p.allowed[alg] {
 		return Result{Reason: apitype.ReasonUnsupportedAlg}
 	}
-	keyfunc, reason := p.keys.choose(kid, hasKid, alg)
+	ring, set := p.keyring()
+	if ring == nil {
+		// No key set fetched yet: whether the token is good is unknown, not
+		// refused.
+		return Result{Reason: apitype.ReasonUnavailable}
+	}
+	keyfunc, reason := ring.choose(kid, hasKid, alg)
+	if reason == apitype.ReasonUnknownKey && p.remote != nil && p.remote.refetch(set) {
+		ring, set = p.keyring()
+		keyfunc, reason = ring.choose(kid, hasKid, alg)
+	}
 	if reason != "" {
 		return Result{Reason: reason}
 	}
@@ -59,6 +69,7 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	if err != nil {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
+	v.keys = set
 	reason = winner(reason, policyReason)
 	if reason != "" && !clockReason(reason) {
 		return Result{Reason: reason, Token: v}

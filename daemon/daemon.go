@@ -55,6 +55,7 @@ type Daemon struct {
 	replica *cache.Replica
 	p       *pipeline.Pipeline
 	keys    *pipeline.RemoteKeys // nil without RemoteKeys
+	reloads reloads
 
 	src cache.Source // nil until open
 	svc *Service
@@ -144,6 +145,9 @@ func (d *Daemon) open(ctx context.Context) error {
 	}
 	d.svc = newService(d.p, d.replica, d.src, o.Clock, o.StaleAfter, pc.CutoffClaims)
 	d.svc.keys = d.keys
+	if d.keys == nil {
+		d.svc.reloads = &d.reloads
+	}
 	sc := o.Server
 	sc.Backend, sc.Logger, sc.Version, sc.Clock = d.svc, o.Logger, o.Version, o.Clock
 	d.srv = NewServer(sc)

@@ -89,6 +89,21 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 			Help: "Change notifications ignored: unusable, or not backed by the store's tables (forged, say).",
 		}, func() float64 { return float64(src.SourceStatus().NotificationsIgnored) }))
 	}
+	if r, ok := b.(reloadStatuser); ok {
+		for _, result := range []string{"ok", "error"} {
+			collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "revokd_reloads_total",
+				Help:        "Reloads of the key files (SIGHUP), by result; a failed one keeps the keys in use.",
+				ConstLabels: prometheus.Labels{"result": result},
+			}, func() float64 {
+				ok, failed := r.Reloads()
+				if result == "ok" {
+					return float64(ok)
+				}
+				return float64(failed)
+			}))
+		}
+	}
 	if k, ok := b.(keysStatuser); ok && k.KeysStatus() != nil {
 		for _, result := range []string{"ok", "error"} {
 			collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{

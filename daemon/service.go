@@ -33,6 +33,7 @@ type Service struct {
 	staleAfter   time.Duration
 	cutoffClaims []string
 	keys         *pipeline.RemoteKeys // nil unless keys are fetched
+	reloads      *reloads             // nil with fetched keys, and in tests that build a Service alone
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:

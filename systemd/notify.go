@@ -11,6 +11,14 @@ import (
 // nothing.
 func Ready() error { return notify(daemon.SdNotifyReady) }
 
+// Reloading tells systemd that the daemon has begun to reload its
+// configuration; Ready must follow when it is done, whether the reload
+// worked or not. MONOTONIC_USEC is what systemd 253 and later require of a
+// Type=notify-reload service's RELOADING=1, and older ones ignore.
+func Reloading() error {
+	return notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
+}
+
 // Stopping tells systemd that the daemon has begun to shut down and drain.
 // Without NOTIFY_SOCKET it does nothing.
 func Stopping() error { return notify(daemon.SdNotifyStopping) }

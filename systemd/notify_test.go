@@ -5,6 +5,7 @@ import (
 	"github.com/revokd/revokd/internal/testwait"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,27 @@ func TestReadyThenStopping(t *testing.T) {
 	got := []string{readDatagram(t, conn), readDatagram(t, conn)}
 	if want := []string{"READY=1", "STOPPING=1"}; got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("datagrams = %q, want %q", got, want)
+	}
+}
+
+// TestReloadingThenReady: a reload is RELOADING=1 with the monotonic time
+// systemd 253 wants, then READY=1.
+func TestReloadingThenReady(t *testing.T) {
+	conn := listenNotify(t)
+	if err := Reloading(); err != nil {
+		t.Fatalf("Reloading: %v", err)
+	}
+	if err := Ready(); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(readDatagram(t, conn)), "\n")
+	if len(lines) != 2 || lines[0] != "RELOADING=1" || !strings.HasPrefix(lines[1], "MONOTONIC_USEC=") {
+		t.Errorf("first datagram = %q, want RELOADING=1 and MONOTONIC_USEC=…", lines)
+	} else if _, err := strconv.ParseUint(strings.TrimPrefix(lines[1], "MONOTONIC_USEC="), 10, 64); err != nil {
+		t.Errorf("MONOTONIC_USEC: %v", err)
+	}
+	if got := readDatagram(t, conn); got != "READY=1" {
+		t.Errorf("second datagram = %q, want READY=1", got)
 	}
 }
 

@@ -41,8 +41,9 @@ func unitSettings(t *testing.T, name string) map[string][]string {
 }
 
 // TestUnits checks the settings the code relies on: Ready and Watchdog need
-// Type=notify and WatchdogSec=, Listener needs one Unix stream socket, and
-// the socket path is the daemon's default.
+// Type=notify and WatchdogSec=, systemctl reload needs ExecReload= to send
+// SIGHUP, Listener needs one Unix stream socket, and the socket path is the
+// daemon's default.
 func TestUnits(t *testing.T) {
 	service := unitSettings(t, "revokd.service")
 	socket := unitSettings(t, "revokd.socket")
@@ -53,6 +54,7 @@ func TestUnits(t *testing.T) {
 	}{
 		{service, "Service.Type", "notify"},
 		{service, "Service.WatchdogSec", ""},
+		{service, "Service.ExecReload", "/bin/kill -HUP $MAINPID"},
 		{service, "Service.StateDirectory", "revokd"},
 		{service, "Service.RuntimeDirectory", "revokd"},
 		{service, "Service.RuntimeDirectoryPreserve", "yes"},

@@ -12,13 +12,25 @@ import (
 
 // loadKeys reads the key files named by the options into cfg.
 func loadKeys(o *serveOptions, cfg *pipeline.Config, log *slog.Logger) error {
+	m, err := readKeyFiles(o, log)
+	if err != nil {
+		return err
+	}
+	cfg.HMACSecret, cfg.PublicKeyPEMs, cfg.JWKS = m.HMACSecret, m.PublicKeyPEMs, m.JWKS
+	return nil
+}
+
+// readKeyFiles reads the key files named by the options: at start, and
+// again on SIGHUP.
+func readKeyFiles(o *serveOptions, log *slog.Logger) (pipeline.KeyMaterial, error) {
+	var m pipeline.KeyMaterial
 	if o.hmacSecretFile != "" {
 		b, err := os.ReadFile(o.hmacSecretFile)
 		if err != nil {
-			return fmt.Errorf("--hmac-secret-file: %w", err)
+			return m, fmt.Errorf("--hmac-secret-file: %w", err)
 		}
 		if len(b) == 0 {
-			return fmt.Errorf("--hmac-secret-file: %s is empty", o.hmacSecretFile)
+			return m, fmt.Errorf("--hmac-secret-file: %s is empty", o.hmacSecretFile)
 		}
 		if bytes.HasSuffix(b, []byte("\n")) {
 			// The file's bytes are the secret, newline included; an editor
@@ -26,27 +38,27 @@ func loadKeys(o *serveOptions, cfg *pipeline.Config, log *slog.Logger) error {
 			// every token failing bad_signature.
 			log.Warn("the HMAC secret file ends with a newline, which is part of the secret", "file", o.hmacSecretFile)
 		}
-		cfg.HMACSecret = b
+		m.HMACSecret = b
 	}
 	for _, path := range o.publicKeys {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("--public-key: %w", err)
+			return m, fmt.Errorf("--public-key: %w", err)
 		}
 		// Parsed here too, so that an error names the file.
 		if _, err := pipeline.ParsePublicKeyPEM(b); err != nil {
-			return fmt.Errorf("--public-key %s: %w", path, err)
+			return m, fmt.Errorf("--public-key %s: %w", path, err)
 		}
-		cfg.PublicKeyPEMs = append(cfg.PublicKeyPEMs, b)
+		m.PublicKeyPEMs = append(m.PublicKeyPEMs, b)
 	}
 	if o.jwksFile != "" {
 		b, err := os.ReadFile(o.jwksFile)
 		if err != nil {
-			return fmt.Errorf("--jwks-file: %w", err)
+			return m, fmt.Errorf("--jwks-file: %w", err)
 		}
-		cfg.JWKS = b
+		m.JWKS = b
 	}
-	return nil
+	return m, nil
 }
 
 // pipelineConfig is the validation policy the options describe, without

@@ -107,6 +107,10 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	if err != nil {
 		return err
 	}
+	// Before anything can take a while: SIGHUP's default is to end the
+	// process, and a reload asked for during start-up must not.
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
 	// New checks keys and settings before the socket or the store is
 	// touched: a bad one fails with exit 2 and changes nothing.
 	dm, err := daemon.New(opts)
@@ -137,6 +141,7 @@ func (d *daemonRun) run(ctx context.Context, pcfg pipeline.Config) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(daemon.Part(ctx, "daemon", func(ctx context.Context) error { return dm.Run(ctx, ln) }))
 	g.Go(daemon.Part(ctx, "readiness", func(ctx context.Context) error { return d.announceReady(ctx, replica) }))
+	g.Go(daemon.Part(ctx, "reload", func(ctx context.Context) error { return d.reloadOnHUP(ctx, hup, dm, replica) }))
 	g.Go(daemon.Part(ctx, "watchdog", func(ctx context.Context) error { return d.watchdog(ctx, opts.Clock, replica) }))
 	if o.tokenCacheMB > 0 && !operatorSetMemoryLimit() {
 		g.Go(daemon.Part(ctx, "memory-limit", func(ctx context.Context) error {

@@ -70,10 +70,21 @@ type Config struct {
 	StaleAfter time.Duration
 }
 
+// KeyMaterial is the keys given at start, in Config, or later to Reload:
+// the contents of the key files.
+type KeyMaterial struct {
+	HMACSecret    []byte
+	PublicKeyPEMs [][]byte
+	JWKS          []byte
+}
+
+func (cfg *Config) keyMaterial() KeyMaterial {
+	return KeyMaterial{HMACSecret: cfg.HMACSecret, PublicKeyPEMs: cfg.PublicKeyPEMs, JWKS: cfg.JWKS}
+}
+
 // settings is a Config with defaults applied and checked.
 type settings struct {
 	Config
-	algs     []string
 	required *Requirements
 }
 

@@ -38,13 +38,13 @@ type verifyKey struct {
 
 func (k *verifyKey) allows(alg string) bool { return slices.Contains(k.algs, alg) }
 
-// loadKeys gathers every key of cfg.
-func loadKeys(cfg *Config) ([]*verifyKey, error) {
+// loadKeys gathers every key of m.
+func loadKeys(m KeyMaterial) ([]*verifyKey, error) {
 	var keys []*verifyKey
-	if len(cfg.HMACSecret) > 0 {
-		keys = append(keys, &verifyKey{algs: hmacAlgs, pub: cfg.HMACSecret, source: "HMAC secret"})
+	if len(m.HMACSecret) > 0 {
+		keys = append(keys, &verifyKey{algs: hmacAlgs, pub: m.HMACSecret, source: "HMAC secret"})
 	}
-	for i, data := range cfg.PublicKeyPEMs {
+	for i, data := range m.PublicKeyPEMs {
 		pubs, err := ParsePublicKeyPEM(data)
 		if err != nil {
 			return nil, fmt.Errorf("public key %d: %w", i+1, err)
@@ -57,8 +57,8 @@ func loadKeys(cfg *Config) ([]*verifyKey, error) {
 			keys = append(keys, &verifyKey{algs: algs, pub: pub, source: fmt.Sprintf("public key %d", i+1)})
 		}
 	}
-	if len(cfg.JWKS) > 0 {
-		jwks, err := loadJWKS(cfg.JWKS)
+	if len(m.JWKS) > 0 {
+		jwks, err := loadJWKS(m.JWKS)
 		if err != nil {
 			return nil, err
 		}

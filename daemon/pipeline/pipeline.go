@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -18,15 +19,15 @@ type Pipeline struct {
 	cfg     *settings
 	clock   cache.Clock
 	replica *cache.Replica
-	keys    *keyring    // the keys given at start; nil with remote keys
-	remote  *RemoteKeys // fetched keys, if any
-	ring    atomic.Pointer[remoteRing]
-	allowed map[string]bool
-	unique  map[string]bool // claims a payload may not repeat
-	parser  *jwt.Parser
-	cache   *verifiedTokens // nil when turned off
-	hits    atomic.Uint64
-	close   sync.Once
+	// keys is swapped whole by Reload, so a validation that loads it once
+	// sees one generation's keys, algorithms and parser, never a mix.
+	keys   atomic.Pointer[keyConfig]
+	remote *RemoteKeys // fetched keys, if any
+	ring   atomic.Pointer[remoteRing]
+	unique map[string]bool // claims a payload may not repeat
+	cache  *verifiedTokens // nil when turned off
+	hits   atomic.Uint64
+	close  sync.Once
 }
 
 // New checks cfg, loads its keys and starts the verified-token cache.
@@ -40,37 +41,95 @@ func New(cfg Config) (*Pipeline, error) {
 		clock:   s.Clock,
 		replica: s.Replica,
 		remote:  s.RemoteKeys,
-		allowed: map[string]bool{},
 		unique:  map[string]bool{},
 	}
+	var kc *keyConfig
 	if p.remote != nil {
 		if len(s.HMACSecret) > 0 || len(s.PublicKeyPEMs) > 0 || len(s.JWKS) > 0 {
 			return nil, fmt.Errorf("pipeline keys: fetched keys exclude keys given at start")
 		}
-		if s.algs, err = remoteAlgorithms(s.Algorithms); err != nil {
-			return nil, fmt.Errorf("pipeline algorithms: %w", err)
-		}
-	} else {
-		keys, err := loadKeys(&s.Config)
+		algs, err := remoteAlgorithms(s.Algorithms)
 		if err != nil {
-			return nil, fmt.Errorf("pipeline keys: %w", err)
-		}
-		if s.algs, err = chooseAlgorithms(s.Algorithms, keys); err != nil {
 			return nil, fmt.Errorf("pipeline algorithms: %w", err)
 		}
-		p.keys = newKeyring(keys, s.algs)
+		kc = p.newKeyConfig(nil, nil, algs)
+	} else if kc, err = p.localKeys(s.keyMaterial()); err != nil {
+		return nil, err
 	}
+	p.keys.Store(kc)
 	for _, name := range registeredClaims {
 		p.unique[name] = true
 	}
 	for _, name := range append([]string{s.SubjectClaim, s.SessionStartClaim}, s.CutoffClaims...) {
 		p.unique[name] = true
 	}
-	for _, alg := range s.algs {
-		p.allowed[alg] = true
+	if s.TokenCacheBytes >= 0 {
+		if p.cache, err = newVerifiedTokens(s.TokenCacheBytes); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// ErrRemoteKeys is Reload on a pipeline whose keys are fetched: it has no
+// key files to read again.
+var ErrRemoteKeys = errors.New("keys are fetched from an identity provider, not read from files")
+
+// Reload replaces the keys given at start with m's, as a SIGHUP after the
+// key files changed asks. Keys that fail to load, or that leave a
+// configured algorithm without a key, are an error and change nothing: a
+// bad file must never leave the daemon with no keys. Once it returns nil,
+// no token is answered from what was verified under the old keys, so a
+// token signed by a removed key stops validating at once; validations
+// under way finish with the keys they started with.
+func (p *Pipeline) Reload(m KeyMaterial) error {
+	if p.remote != nil {
+		return ErrRemoteKeys
+	}
+	kc, err := p.localKeys(m)
+	if err != nil {
+		return err
+	}
+	p.keys.Store(kc)
+	return nil
+}
+
+// keyConfig is one generation of keys and what depends on them. It is
+// never changed once built: Reload builds a new one.
+type keyConfig struct {
+	// set stands for this generation in the verified-token cache: a
+	// cached token whose set is not the one in use is verified again.
+	// With remote keys it is nil and the fetched set plays that part.
+	set     *keySet
+	ring    *keyring // nil with remote keys
+	algs    []string
+	allowed map[string]bool
+	parser  *jwt.Parser
+}
+
+// localKeys loads the keys given in m and checks the configured algorithms
+// against them.
+func (p *Pipeline) localKeys(m KeyMaterial) (*keyConfig, error) {
+	keys, err := loadKeys(m)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline keys: %w", err)
+	}
+	algs, err := chooseAlgorithms(p.cfg.Algorithms, keys)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline algorithms: %w", err)
+	}
+	set := &keySet{keys: keys, fetched: p.clock.Now()}
+	return p.newKeyConfig(set, newKeyring(keys, algs), algs), nil
+}
+
+func (p *Pipeline) newKeyConfig(set *keySet, ring *keyring, algs []string) *keyConfig {
+	s := p.cfg
+	kc := &keyConfig{set: set, ring: ring, algs: algs, allowed: map[string]bool{}}
+	for _, alg := range algs {
+		kc.allowed[alg] = true
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(s.algs),
+		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(s.Leeway),
 		jwt.WithTimeFunc(s.Clock.Now),
@@ -90,13 +149,8 @@ func New(cfg Config) (*Pipeline, error) {
 	if s.Audience != "" {
 		opts = append(opts, jwt.WithAudience(s.Audience))
 	}
-	p.parser = jwt.NewParser(opts...)
-	if s.TokenCacheBytes >= 0 {
-		if p.cache, err = newVerifiedTokens(s.TokenCacheBytes); err != nil {
-			return nil, fmt.Errorf("pipeline: %w", err)
-		}
-	}
-	return p, nil
+	kc.parser = jwt.NewParser(opts...)
+	return kc
 }
 
 // Validate answers whether token is good right now, holding it to the
@@ -117,7 +171,7 @@ func (p *Pipeline) validate(token string, req *Requirements) Result {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
-		if v, ok := p.cache.Get(token); ok && v.keys == p.remoteSet() {
+		if v, ok := p.cache.Get(token); ok && v.keys == p.keySetInUse() {
 			p.hits.Add(1)
 			return p.check(v, p.clock.Now(), req)
 		}
@@ -135,7 +189,7 @@ func (p *Pipeline) ValidateBytes(token []byte) Result {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
-		if v, ok := p.cache.GetBytes(token); ok && v.keys == p.remoteSet() {
+		if v, ok := p.cache.GetBytes(token); ok && v.keys == p.keySetInUse() {
 			p.hits.Add(1)
 			return p.check(v, p.clock.Now(), nil)
 		}
@@ -227,7 +281,7 @@ func cutoffReason(claim string) string {
 func (p *Pipeline) Leeway() time.Duration { return p.cfg.Leeway }
 
 // Algorithms returns the algorithms tokens may be signed with.
-func (p *Pipeline) Algorithms() []string { return slices.Clone(p.cfg.algs) }
+func (p *Pipeline) Algorithms() []string { return slices.Clone(p.keys.Load().algs) }
 
 // CacheHits counts the answers served from the verified-token cache.
 func (p *Pipeline) CacheHits() uint64 { return p.hits.Load() }

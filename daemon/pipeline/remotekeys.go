@@ -80,7 +80,8 @@ type RemoteKeys struct {
 	loadedOnce  sync.Once
 }
 
-// keySet is one good fetch: its keys and when it was taken.
+// keySet is one good fetch, or one load of the keys given at start or by
+// Reload: its keys and when it was taken.
 type keySet struct {
 	keys    []*verifyKey
 	fetched time.Time
@@ -455,21 +456,22 @@ type remoteRing struct {
 	ring *keyring
 }
 
-// remoteSet is the fetched set in use: nil with keys given at start.
-func (p *Pipeline) remoteSet() *keySet {
+// keySetInUse is the set a cached token must have been verified with to
+// be answered from the cache: the fetched set, or the keys loaded last.
+func (p *Pipeline) keySetInUse() *keySet {
 	if p.remote == nil {
-		return nil
+		return p.keys.Load().set
 	}
 	return p.remote.current()
 }
 
-// keyring returns the keys to choose from and the fetched set they came
-// from; a nil keyring means no set has been fetched yet. A new set's
+// keyring returns the keys to choose from and the set they came from: kc's
+// own, or the fetched set; a nil keyring means no set has been fetched yet. A new set's
 // keyring is built once, by whichever validation sees it first (two may
 // race to build it; both are the same).
-func (p *Pipeline) keyring() (*keyring, *keySet) {
+func (p *Pipeline) keyring(kc *keyConfig) (*keyring, *keySet) {
 	if p.remote == nil {
-		return p.keys, nil
+		return kc.ring, kc.set
 	}
 	set := p.remote.current()
 	if set == nil {
@@ -478,7 +480,7 @@ func (p *Pipeline) keyring() (*keyring, *keySet) {
 	if r := p.ring.Load(); r != nil && r.set == set {
 		return r.ring, set
 	}
-	r := &remoteRing{set: set, ring: newKeyring(set.keys, p.cfg.algs)}
+	r := &remoteRing{set: set, ring: newKeyring(set.keys, kc.algs)}
 	p.ring.Store(r)
 	return r.ring, set
 }

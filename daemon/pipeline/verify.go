@@ -31,10 +31,11 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	if reason != "" {
 		return Result{Reason: reason}
 	}
-	if alg == "none" || !p.allowed[alg] {
+	kc := p.keys.Load() // once: a Reload under way must not mix generations
+	if alg == "none" || !kc.allowed[alg] {
 		return Result{Reason: apitype.ReasonUnsupportedAlg}
 	}
-	ring, set := p.keyring()
+	ring, set := p.keyring(kc)
 	if ring == nil {
 		// No key set fetched yet: whether the token is good is unknown, not
 		// refused.
@@ -42,7 +43,7 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	}
 	keyfunc, reason := ring.choose(kid, hasKid, alg)
 	if reason == apitype.ReasonUnknownKey && p.remote != nil && p.remote.refetch(set) {
-		ring, set = p.keyring()
+		ring, set = p.keyring(kc)
 		keyfunc, reason = ring.choose(kid, hasKid, alg)
 	}
 	if reason != "" {
@@ -50,7 +51,7 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	}
 
 	var claims payload
-	_, err := p.parser.ParseWithClaims(token, &claims, keyfunc)
+	_, err := kc.parser.ParseWithClaims(token, &claims, keyfunc)
 	switch { // reason becomes golang-jwt's verdict on the claims
 	case err == nil:
 	case !errors.Is(err, jwt.ErrTokenInvalidClaims):

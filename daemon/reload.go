@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/revokd/revokd/daemon/pipeline"
+)
+
+// reloads counts reloads of the key files, for /metrics. It belongs to the
+// Daemon, which may reload before Run has built the Service that reports it.
+type reloads struct{ ok, failed atomic.Uint64 }
+
+// Reload reads the key files again with load and swaps the pipeline's keys
+// for them (pipeline.Pipeline.Reload): SIGHUP. A file that cannot be read or
+// parsed is an error and the keys in use stay; either way the outcome is
+// counted in revokd_reloads_total. With fetched keys there are no files to
+// read: it returns pipeline.ErrRemoteKeys and counts nothing.
+func (d *Daemon) Reload(load func() (pipeline.KeyMaterial, error)) error {
+	if d.keys != nil {
+		return pipeline.ErrRemoteKeys
+	}
+	err := d.reload(load)
+	if err != nil {
+		d.reloads.failed.Add(1)
+		return err
+	}
+	d.reloads.ok.Add(1)
+	return nil
+}
+
+func (d *Daemon) reload(load func() (pipeline.KeyMaterial, error)) error {
+	m, err := load()
+	if err != nil {
+		return fmt.Errorf("reload keys: %w", err)
+	}
+	if err := d.p.Reload(m); err != nil {
+		return fmt.Errorf("reload keys: %w", err)
+	}
+	return nil
+}
+
+// reloadStatuser is a Backend that counts reloads of the key files.
+type reloadStatuser interface{ Reloads() (ok, failed uint64) }
+
+// Reloads reports how many reloads of the key files succeeded and failed.
+func (s *Service) Reloads() (ok, failed uint64) {
+	if s.reloads == nil {
+		return 0, 0
+	}
+	return s.reloads.ok.Load(), s.reloads.failed.Load()
+}

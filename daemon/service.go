@@ -33,6 +33,7 @@ type Service struct {
 	staleAfter   time.Duration
 	cutoffClaims []string
 	keys         *pipeline.RemoteKeys // nil unless keys are fetched
+	logout       *backchannel         // nil unless back-channel logout is on
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:

@@ -35,6 +35,15 @@ type logoutFixture struct {
 
 func newLogoutFixture(t *testing.T) *logoutFixture {
 	t.Helper()
+	d, src, clock := newLogoutDaemon(t)
+	ts := startServer(t, Config{Backend: d.svc, Logout: d.svc})
+	return &logoutFixture{d: d, src: src, clock: clock, hc: httpClient(t, ts.path)}
+}
+
+// newLogoutDaemon assembles a daemon at t0 with back-channel logout on,
+// over a memSource, its store open and its replica ready.
+func newLogoutDaemon(t testing.TB) (*Daemon, *memSource, *clocktest.Clock) {
+	t.Helper()
 	clock := clocktest.New(t0)
 	var src *memSource
 	d, err := New(Options{
@@ -56,8 +65,7 @@ func newLogoutFixture(t *testing.T) *logoutFixture {
 	}
 	d.replica.SetReady()
 	d.replica.Touch()
-	ts := startServer(t, Config{Backend: d.svc, Logout: d.svc})
-	return &logoutFixture{d: d, src: src, clock: clock, hc: httpClient(t, ts.path)}
+	return d, src, clock
 }
 
 // logoutClaimsFor are the claims of a good logout token issued at t0.

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -364,5 +366,37 @@ func TestBackchannelConfig(t *testing.T) {
 				t.Errorf("New: got %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestBackchannelLogoutUnknownKey: with keys chosen by kid, a logout token
+// whose kid names none of the issuer's keys is refused as such, and one
+// whose kid names a key is verified by it.
+func TestBackchannelLogoutUnknownKey(t *testing.T) {
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":%q}]}`, base64.RawURLEncoding.EncodeToString(testSecret))
+	src := func(r *cache.Replica) (cache.Source, error) { return newMemSource(r, clocktest.New(t0)), nil }
+	d, err := New(Options{
+		Pipeline:    pipeline.Config{JWKS: []byte(jwks), Issuer: testIssuer, Leeway: testLeeway},
+		Backchannel: &BackchannelConfig{ClientIDs: []string{testClientID}},
+		Clock:       clocktest.New(t0),
+		Source:      src,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := d.open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for kid, want := range map[string]error{"k2": refuseUnknownKey, "k1": nil} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, with(map[string]any{"jti": "j-" + kid}))
+		tok.Header["kid"], tok.Header["typ"] = kid, "logout+jwt"
+		s, err := tok.SignedString(testSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.svc.BackchannelLogout(context.Background(), s); !errors.Is(got, want) {
+			t.Errorf("kid %s: got %v, want %v", kid, got, want)
+		}
 	}
 }

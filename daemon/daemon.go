@@ -33,6 +33,9 @@ type Options struct {
 	// Server holds the socket's limits and access lists. New fills in its
 	// Backend, Logger, Version and Clock.
 	Server Config
+	// Backchannel, if set, enables POST /v1/backchannel-logout; it needs
+	// Pipeline.Issuer, whose keys verify the logout tokens.
+	Backchannel *BackchannelConfig
 
 	Clock      cache.Clock   // default cache.SystemClock
 	Logger     *slog.Logger  // default discards
@@ -73,6 +76,13 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.StaleAfter < 0 {
 		return nil, fmt.Errorf("daemon: stale after %s is negative", opts.StaleAfter)
+	}
+	if opts.Backchannel != nil {
+		b, err := checkBackchannel(*opts.Backchannel, opts.Pipeline)
+		if err != nil {
+			return nil, err
+		}
+		opts.Backchannel = &b
 	}
 	if opts.Clock == nil {
 		opts.Clock = cache.SystemClock{}
@@ -150,6 +160,10 @@ func (d *Daemon) open(ctx context.Context) error {
 	}
 	sc := o.Server
 	sc.Backend, sc.Logger, sc.Version, sc.Clock = d.svc, o.Logger, o.Version, o.Clock
+	if b := o.Backchannel; b != nil {
+		d.svc.logout = &backchannel{clientIDs: b.ClientIDs, maxAge: b.MaxAge, issuer: oneIssuer(pc.Issuer, d.p)}
+		sc.Logout = d.svc
+	}
 	d.srv = NewServer(sc)
 	return nil
 }

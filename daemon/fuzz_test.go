@@ -180,8 +180,29 @@ func FuzzHTTP(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	// Back-channel logout form bodies and logout tokens: a logout, then a
+	// replay, or a refusal in the spec's form.
+	good := mintLogout(f, logoutClaimsFor("s-1", "alice", "fuzz-1"), "")
+	head, payload, _ := strings.Cut(good, ".")
+	payload, sig, _ := strings.Cut(payload, ".")
+	for _, form := range []string{
+		"logout_token=" + good,
+		"logout_token=" + mintLogout(f, logoutClaimsFor("", "bob", "fuzz-2"), "JWT"),
+		"logout_token=" + mintLogout(f, with(map[string]any{"nonce": "n", "jti": "fuzz-3"}), ""),
+		"logout_token=" + good + "&logout_token=" + good,
+		"logout_token=" + head + "." + payload,
+		"logout_token=" + head + ".." + sig,
+		"logout_token=eyJhbGciOiJub25lIn0." + payload + ".",
+		"logout_token=" + strings.Repeat("a", 600),
+		"logout_token=%zz",
+		"logout_token",
+		"",
+	} {
+		f.Add([]byte(backchannelLogout(form)))
+	}
 	logs := &panicLog{}
-	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512, MaxHeaderBytes: 4096})
+	d, _, _ := newLogoutDaemon(f)
+	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512, MaxHeaderBytes: 4096, Logout: d.svc})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out := exchange(t, ts.path, data)
 		logs.check(t)
@@ -210,6 +231,18 @@ func FuzzHTTP(f *testing.F) {
 				t.Fatalf("introspection answer %q (%v)", body, err)
 			}
 		}
+		if bytes.HasPrefix(data, []byte("POST /v1/backchannel-logout ")) && resp.Header.Get(apitype.VersionHeader) != "" {
+			// A logout, or a refusal in the spec's error form.
+			var le apitype.LogoutError
+			switch {
+			case resp.StatusCode == http.StatusOK && string(body) != "{}\n":
+				t.Fatalf("logout answer %q", body)
+			case resp.StatusCode == http.StatusBadRequest && (json.Unmarshal(body, &le) != nil || le.Error != apitype.LogoutInvalidRequest || le.Description == ""):
+				t.Fatalf("logout refusal %q", body)
+			case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest:
+				return
+			}
+		}
 		if resp.Header.Get(apitype.VersionHeader) == "" || resp.StatusCode < 400 || req != nil {
 			return
 		}
@@ -228,6 +261,12 @@ func FuzzHTTP(f *testing.F) {
 // introspect is a POST /v1/introspect request with body as its form.
 func introspect(body string) string {
 	return fmt.Sprintf("POST /v1/introspect HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// backchannelLogout is a POST /v1/backchannel-logout request with body as
+// its form.
+func backchannelLogout(body string) string {
+	return fmt.Sprintf("POST /v1/backchannel-logout HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
 var knownCodes = map[string]bool{

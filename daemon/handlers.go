@@ -53,6 +53,7 @@ func (h *handlers) validateBytes(token []byte) pipeline.Result {
 // ops are thin adapters over it.
 type handlers struct {
 	backend Backend
+	logout  Logouter // nil: no back-channel logout route
 	access  writeAccess
 	version string
 	maxBody int64
@@ -387,4 +388,43 @@ func (h *handlers) handleReadyz(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	h.m.request(opMetrics, nil)
 	h.metrics.ServeHTTP(w, r)
+}
+
+// handleBackchannelLogout is OpenID Connect Back-Channel Logout 1.0: the
+// identity provider posts a form with logout_token. A refused token is
+// answered in the spec's error form (§2.8), not revokd's; a store that
+// cannot take the write is a 503, so the provider may retry. No answer may
+// be cached (§2.8). It is open to every caller that can reach the socket,
+// like a revoke with the token in hand: the logout token, signed by the
+// issuer, is the authority, whichever uid the proxy that relays it runs
+// as.
+func (h *handlers) handleBackchannelLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header()["Cache-Control"] = noStore
+	bp := getBuf()
+	b, err := h.readBody(w, r, (*bp)[:0])
+	defer putBuf(bp, b)
+	if errors.Is(err, ErrTooLarge) {
+		h.writeError(w, opLogout, err)
+		return
+	}
+	var token string
+	if form, ferr := url.ParseQuery(string(b)); err == nil && ferr == nil && len(form["logout_token"]) == 1 {
+		// Given twice, the token is refused (RFC 6749 §3.2), as for
+		// introspection: which one was meant is unknown.
+		token = form["logout_token"][0]
+	}
+	err = h.logout.BackchannelLogout(r.Context(), token)
+	var refusal logoutRefusal
+	switch {
+	case errors.As(err, &refusal):
+		h.m.request(opLogout, err)
+		h.log.Info("back-channel logout refused", "reason", string(refusal))
+		out, _ := json.Marshal(apitype.LogoutError{Error: apitype.LogoutInvalidRequest, Description: string(refusal)})
+		writeJSON(w, http.StatusBadRequest, append(out, '\n'))
+	case err != nil:
+		h.writeError(w, opLogout, err)
+	default:
+		h.m.request(opLogout, nil)
+		writeJSON(w, http.StatusOK, []byte("{}\n"))
+	}
 }

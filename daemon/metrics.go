@@ -17,6 +17,7 @@ const (
 	opValidate   = apitype.OpValidate
 	opAuth       = "auth"
 	opIntrospect = "introspect"
+	opLogout     = "backchannel-logout"
 	opRevoke     = apitype.OpRevoke
 	opRevokeAll  = apitype.OpRevokeAll
 	opUnban      = apitype.OpUnban

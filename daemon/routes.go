@@ -16,7 +16,7 @@ type route struct {
 // routes is the whole HTTP API in one table. GET patterns also answer HEAD;
 // a pattern without a method answers every method.
 func (h *handlers) routes() []route {
-	return []route{
+	rs := []route{
 		{"POST /v1/validate", h.handleValidate},
 		// Any method and any path below: Envoy's ext_authz sends the
 		// original request's method and appends its path. Only the
@@ -32,6 +32,11 @@ func (h *handlers) routes() []route {
 		{"GET /readyz", h.handleReadyz},
 		{"GET /metrics", h.handleMetrics},
 	}
+	if h.logout != nil {
+		// Only when enabled: otherwise the mux's 404, as for any path.
+		rs = append(rs, route{"POST /v1/backchannel-logout", h.handleBackchannelLogout})
+	}
+	return rs
 }
 
 // router serves the route table. Every answer carries the version header,

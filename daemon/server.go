@@ -21,7 +21,10 @@ import (
 
 // Config configures a Server. Zero limits take the Default constants.
 type Config struct {
-	Backend Backend      // required
+	Backend Backend // required
+	// Logout serves POST /v1/backchannel-logout; nil: the route is 404,
+	// as back-channel logout is off.
+	Logout  Logouter
 	Logger  *slog.Logger // nil: discard
 	Version string       // sent in apitype.VersionHeader and in status
 
@@ -125,6 +128,7 @@ func NewServer(cfg Config) *Server {
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.h = &handlers{
 		backend: cfg.Backend,
+		logout:  cfg.Logout,
 		access:  s.access,
 		version: cfg.Version,
 		maxBody: lim.maxBodyBytes,

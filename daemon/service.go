@@ -34,6 +34,7 @@ type Service struct {
 	cutoffClaims []string
 	keys         *pipeline.RemoteKeys // nil unless keys are fetched
 	reloads      *reloads             // nil with fetched keys, and in tests that build a Service alone
+	logout       *backchannel         // nil unless back-channel logout is on
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:

@@ -29,3 +29,16 @@ const (
 // N)" for one uid's share. No answer of either framing begins with it
 // (NDJSON answers begin with '{', HTTP ones with "HTTP/").
 const TooManyConnections = "revokd: too many connections"
+
+// LogoutError is the body of a refused POST /v1/backchannel-logout: the
+// error form of OpenID Connect Back-Channel Logout 1.0 §2.8 (RFC 6749's),
+// not ErrorResponse, as the identity provider that calls it expects.
+// Error is LogoutInvalidRequest.
+type LogoutError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// LogoutInvalidRequest is LogoutError's Error for every refused logout
+// token (POST /v1/backchannel-logout).
+const LogoutInvalidRequest = "invalid_request"

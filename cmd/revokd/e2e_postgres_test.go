@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
@@ -122,5 +125,72 @@ func TestServeRefusesOldSchemaBeforeListening(t *testing.T) {
 	}
 	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
 		t.Errorf("socket made (lstat: %v)", err)
+	}
+}
+
+// Back-channel logout over two daemons sharing PostgreSQL: the same logout
+// token, delivered to both at once, many times, is accepted exactly once
+// (the store decides which delivery records its jti), and the session it
+// ends is ended on both.
+func TestE2EPostgresBackchannelReplay(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	dir := shortDir(t)
+	const iss = "https://id.example.com"
+	flags := []string{"--database-url", url, "--issuer", iss, "--backchannel-client-id", "app"}
+	a := startDaemon(t, filepath.Join(dir, "a.sock"), filepath.Join(dir, "a"), append(flags, "--migrate")...)
+	b := startDaemon(t, filepath.Join(dir, "b.sock"), filepath.Join(dir, "b"), flags...)
+
+	session := mint(t, jwt.MapClaims{"sub": "801", "sid": "bc-1", "iss": iss})
+	other := mint(t, jwt.MapClaims{"sub": "801", "sid": "bc-2", "iss": iss})
+	now := time.Now()
+	lt := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": iss, "aud": "app", "iat": now.Unix(), "jti": "bc-jti-1", "sid": "bc-1",
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+	})
+	lt.Header["typ"] = "logout+jwt"
+	logoutToken, err := lt.SignedString(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := "logout_token=" + logoutToken
+
+	clients := []*http.Client{unixHTTPClient(t, a.socket), unixHTTPClient(t, b.socket)}
+	const perDaemon = 4
+	statuses := make(chan int, 2*perDaemon)
+	var wg sync.WaitGroup
+	for _, hc := range clients {
+		for range perDaemon {
+			wg.Go(func() {
+				resp, err := hc.Post("http://revokd/v1/backchannel-logout", "application/x-www-form-urlencoded", strings.NewReader(form))
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			})
+		}
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[http.StatusOK] != 1 || count[http.StatusBadRequest] != 2*perDaemon-1 {
+		t.Errorf("statuses of %d deliveries of one logout token: %v, want one 200 and the rest 400", 2*perDaemon, count)
+	}
+	code, _, body := httpDo(t, clients[1], "POST", "/v1/backchannel-logout", form, "Content-Type", "application/x-www-form-urlencoded")
+	if code != http.StatusBadRequest || !strings.Contains(body, `"error_description":"jti was already used"`) {
+		t.Errorf("replay: got %d %s, want 400 jti was already used", code, body)
+	}
+	for _, d := range []*proc{a, b} {
+		c := &client.Client{Socket: d.socket}
+		defer c.Close()
+		waitFor(t, "the logout to reach "+d.socket, func() bool {
+			resp, err := c.Validate(context.Background(), session)
+			return err == nil && resp.Reason == apitype.ReasonSessionRevoked
+		})
+		wantReasons(t, d.socket, map[string]string{other: ""})
 	}
 }

@@ -172,6 +172,7 @@ func (d *daemonRun) options(pcfg pipeline.Config) (daemon.Options, error) {
 		Version:    revokdVersion(),
 		StaleAfter: o.staleAfter,
 	}
+	opts.Backchannel = o.backchannel()
 	if o.jwksURL != "" || o.oidcIssuer != "" {
 		opts.RemoteKeys = &pipeline.RemoteKeysConfig{
 			JWKSURL:    o.jwksURL,

@@ -38,6 +38,9 @@ type serveOptions struct {
 	requireClaims claimsFlag
 	tokenCacheMB  int
 
+	backchannelClientIDs listFlag
+	backchannelMaxAge    time.Duration
+
 	logLevel  oneOfFlag
 	logFormat oneOfFlag
 
@@ -113,6 +116,9 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.Var(&o.requireClaims, "require-claim", "refuse tokens (bad_claim) unless claim `name=value`, such as token_type=access; repeatable or comma-separated; a validate request's expect replaces them")
 	f.IntVar(&o.tokenCacheMB, "token-cache-mb", 64, "memory for the verified-token cache, in `MiB`; 0 turns it off")
 
+	f.Var(&o.backchannelClientIDs, "backchannel-client-id", "enable POST /v1/backchannel-logout (OpenID Connect Back-Channel Logout) for logout tokens whose aud names this client `id`; repeatable or comma-separated; needs --issuer or --oidc-issuer")
+	f.DurationVar(&o.backchannelMaxAge, "backchannel-max-age", daemon.DefaultBackchannelMaxAge, "with --backchannel-client-id: refuse logout tokens whose iat is older than this `duration`")
+
 	f.Var(&o.logLevel, "log-level", "log `level`: debug, info, warn or error")
 	f.Var(&o.logFormat, "log-format", "log `format`: text or json")
 
@@ -178,6 +184,19 @@ func (o *serveOptions) check() error {
 		return fmt.Errorf("--subject-claim and --session-start-claim must not be empty")
 	case len(o.cutoffClaims.list) == 0:
 		return fmt.Errorf("--cutoff-claims must name at least one claim")
+	case len(o.backchannelClientIDs) > 0 && o.issuer == "" && o.oidcIssuer == "":
+		return fmt.Errorf("--backchannel-client-id needs --issuer or --oidc-issuer: a logout token's iss must name the issuer")
+	case o.backchannelMaxAge <= 0:
+		return fmt.Errorf("--backchannel-max-age must be positive, got %s", o.backchannelMaxAge)
 	}
 	return nil
+}
+
+// backchannel is the back-channel logout settings, or nil when
+// --backchannel-client-id is not given and the route is off.
+func (o *serveOptions) backchannel() *daemon.BackchannelConfig {
+	if len(o.backchannelClientIDs) == 0 {
+		return nil
+	}
+	return &daemon.BackchannelConfig{ClientIDs: o.backchannelClientIDs, MaxAge: o.backchannelMaxAge}
 }

@@ -152,6 +152,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"jwks url and a key file", []string{"--jwks-url", "https://id.example.com/jwks", "--hmac-secret-file", secret}, "fetch every key"},
 		{"jwks url and oidc issuer", []string{"--jwks-url", "https://id.example.com/jwks", "--oidc-issuer", "https://id.example.com"}, "not both"},
 		{"issuer other than the oidc issuer", []string{"--oidc-issuer", "https://id.example.com", "--issuer", "https://other.example.com"}, "differs from --oidc-issuer"},
+		{"back-channel logout without an issuer", []string{"--hmac-secret-file", secret, "--backchannel-client-id", "app"}, "--backchannel-client-id needs --issuer"},
+		{"back-channel logout max age zero", []string{"--hmac-secret-file", secret, "--issuer", "https://id.example.com", "--backchannel-client-id", "app", "--backchannel-max-age", "0s"}, "--backchannel-max-age must be positive"},
+		{"back-channel logout without a sid cutoff", []string{"--hmac-secret-file", secret, "--issuer", "https://id.example.com", "--backchannel-client-id", "app", "--cutoff-claims", "sub", "--socket", filepath.Join(shortDir(t), "s")}, "both must be cutoff claims"},
 		{"hmac alg with fetched keys", []string{"--jwks-url", "https://id.example.com/jwks", "--algorithms", "HS256", "--socket", filepath.Join(shortDir(t), "s")}, "shared secret"},
 	}
 	for _, tc := range tests {

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
+	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 )
@@ -97,8 +99,15 @@ func (h *handlers) revoke(ctx context.Context, p Peer, req apitype.RevokeRequest
 		return apitype.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp", not both`)
 	case req.Token == "" && req.JTI == "":
 		return apitype.RevokeResponse{}, badRequest(`missing "token" (or "jti" and "exp")`)
-	case req.Token == "" && req.Exp <= 0:
+	case req.Token == "" && req.Exp == 0:
 		return apitype.RevokeResponse{}, badRequest(`"jti" needs "exp" (Unix seconds)`)
+	case req.Token == "":
+		// The caller names the expiry, so a time no store keeps is its
+		// mistake to hear about, not one to clamp into a denial until 9999.
+		if err := cache.CheckTime("exp", time.Unix(req.Exp, 0)); err != nil {
+			return apitype.RevokeResponse{}, badRequest(`"exp" %d is not a time a store keeps: give Unix seconds from %d to %d`,
+				req.Exp, cache.MinTime.Unix(), cache.MaxTime.Unix())
+		}
 	}
 	return h.backend.Revoke(ctx, req)
 }

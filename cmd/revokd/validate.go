@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"os"
+
+	"github.com/revokd/revokd/client/apitype"
 )
 
 const validateAbout = `
@@ -11,8 +13,11 @@ Asks the daemon whether TOKEN is good right now and prints its JSON answer,
 the same as POST /v1/validate. With "-" or no TOKEN, reads the token from
 standard input.
 
-Exit status: 0 when the token is active, 1 when it is not (the answer's
-"reason" says why), 2 on any error.
+Exit status: 0 when the token is active; 1 when it is not (the answer's
+"reason" says why); 3 when the daemon cannot give a verdict ("reason":
+"unavailable": before its first snapshot, or past --stale-after), so a
+script can tell "refused" from "ask again later"; 2 on usage or connection
+errors.
 `
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -48,11 +53,18 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitUsage // validate's contract: 2 on any error
 	}
 	printJSON(stdout, resp)
-	if !resp.Active {
+	switch {
+	case resp.Reason == apitype.ReasonUnavailable:
+		return exitNoVerdict
+	case !resp.Active:
 		return exitFail
 	}
 	return exitOK
 }
+
+// exitNoVerdict is validate's exit status when the daemon answers
+// "unavailable": the token was neither accepted nor refused.
+const exitNoVerdict = 3
 
 // isTerminal reports whether r is a terminal, where waiting for a token
 // would look like a hang.

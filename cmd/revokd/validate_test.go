@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -99,5 +102,38 @@ func TestCallFailedHints(t *testing.T) {
 				t.Errorf("stderr = %q, want the error and a hint with %q", stderr.String(), tc.hint)
 			}
 		})
+	}
+}
+
+// A daemon that cannot vouch for its state answers "unavailable": validate
+// exits 3, neither active (0) nor refused (1), and still prints the answer.
+func TestValidateUnavailableExits3(t *testing.T) {
+	socket := filepath.Join(shortDir(t), "u.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadString('\n'); err != nil {
+						return
+					}
+					io.WriteString(c, `{"active":false,"reason":"unavailable"}`+"\n")
+				}
+			}()
+		}
+	}()
+	code, stdout, _ := runCLI(t, "validate", "--socket", socket, "a.b.c")
+	if code != exitNoVerdict || !strings.Contains(stdout, `"unavailable"`) {
+		t.Errorf("exit %d, stdout %q; want %d and the answer", code, stdout, exitNoVerdict)
 	}
 }

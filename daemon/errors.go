@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
@@ -19,8 +21,31 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 )
 
+// badRequest is a request error whose text is the message the client
+// reads. It is ErrBadRequest (errors.Is), but does not repeat "bad request":
+// the answer's code already says so.
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+	return requestError(fmt.Sprintf(format, args...))
+}
+
+type requestError string
+
+func (e requestError) Error() string        { return string(e) }
+func (e requestError) Is(target error) bool { return target == ErrBadRequest }
+
+// clientMessage is err's text as a client reads it: a prefix that several
+// layers each added ("revoke token: revoke token: …", "invalid revocation:
+// … invalid revocation: too long") is kept once, at its first place.
+func clientMessage(err error) string {
+	parts := strings.Split(err.Error(), ": ")
+	out := make([]string, 0, len(parts))
+	for i, p := range parts {
+		if i > 0 && slices.Contains(parts[:i], p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ": ")
 }
 
 // errorOf maps an error to its HTTP status and the body both framings send.
@@ -28,7 +53,7 @@ func badRequest(format string, args ...any) error {
 func errorOf(err error) (int, apitype.ErrorBody) {
 	switch {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, cache.ErrInvalid):
-		return http.StatusBadRequest, apitype.ErrorBody{Code: apitype.CodeBadRequest, Message: err.Error()}
+		return http.StatusBadRequest, apitype.ErrorBody{Code: apitype.CodeBadRequest, Message: clientMessage(err)}
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, apitype.ErrorBody{Code: apitype.CodeForbidden, Message: err.Error()}
 	case errors.Is(err, errNotFound):

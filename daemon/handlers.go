@@ -219,17 +219,17 @@ func (h *handlers) readBody(w http.ResponseWriter, r *http.Request, b []byte) ([
 	}
 }
 
-func (h *handlers) decode(w http.ResponseWriter, r *http.Request, v any) error {
+// decodeHTTP reads a request body and decodes it as decodeNDJSON decodes
+// a line, so that a mistake gets the same message by either framing.
+func decodeHTTP[Req any](h *handlers, w http.ResponseWriter, r *http.Request) (Req, error) {
 	bp := getBuf()
 	b, err := h.readBody(w, r, (*bp)[:0])
 	defer putBuf(bp, b)
 	if err != nil {
-		return err
+		var zero Req
+		return zero, err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return badRequest("bad JSON: %v", err)
-	}
-	return nil
+	return decodeRequest[Req](b)
 }
 
 func (h *handlers) handleValidate(w http.ResponseWriter, r *http.Request) {
@@ -245,10 +245,10 @@ func (h *handlers) handleValidate(w http.ResponseWriter, r *http.Request) {
 	op, tok, ok := scanTokenObject(b)
 	var expect map[string]string
 	if !ok || op != nil {
-		var req apitype.ValidateRequest
-		if err := json.Unmarshal(b, &req); err != nil {
+		req, err := decodeRequest[apitype.ValidateRequest](b)
+		if err != nil {
 			putBuf(bp, b)
-			h.writeError(w, opValidate, badRequest("bad JSON: %v", err))
+			h.writeError(w, opValidate, err)
 			return
 		}
 		tok, expect = []byte(req.Token), req.Expect
@@ -338,8 +338,8 @@ func (h *handlers) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 var noStore = []string{"no-store"}
 
 func (h *handlers) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	var req apitype.RevokeRequest
-	if err := h.decode(w, r, &req); err != nil {
+	req, err := decodeHTTP[apitype.RevokeRequest](h, w, r)
+	if err != nil {
 		h.writeError(w, opRevoke, err)
 		return
 	}
@@ -349,8 +349,8 @@ func (h *handlers) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
-	var req apitype.RevokeAllRequest
-	if err := h.decode(w, r, &req); err != nil {
+	req, err := decodeHTTP[apitype.RevokeAllRequest](h, w, r)
+	if err != nil {
 		h.writeError(w, opRevokeAll, err)
 		return
 	}
@@ -360,8 +360,8 @@ func (h *handlers) handleRevokeAll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) handleUnban(w http.ResponseWriter, r *http.Request) {
-	var req apitype.UnbanRequest
-	if err := h.decode(w, r, &req); err != nil {
+	req, err := decodeHTTP[apitype.UnbanRequest](h, w, r)
+	if err != nil {
 		h.writeError(w, opUnban, err)
 		return
 	}

@@ -246,19 +246,19 @@ type statusRequest struct{}
 // does not decode, is counted under opNone, as HTTP counts a body it cannot
 // route.
 func decodeNDJSON(line []byte) (op string, req any, err error) {
-	var head apitype.NDJSONOp
-	if err := json.Unmarshal(line, &head); err != nil {
-		return opNone, nil, badRequest("bad JSON: %v", err)
+	head, err := decodeRequest[apitype.NDJSONOp](line)
+	if err != nil {
+		return opNone, nil, err
 	}
 	switch head.Op {
 	case apitype.OpValidate:
-		req, err = decodeBody[apitype.ValidateRequest](line)
+		req, err = decodeRequest[apitype.ValidateRequest](line)
 	case apitype.OpRevoke:
-		req, err = decodeBody[apitype.RevokeRequest](line)
+		req, err = decodeRequest[apitype.RevokeRequest](line)
 	case apitype.OpRevokeAll:
-		req, err = decodeBody[apitype.RevokeAllRequest](line)
+		req, err = decodeRequest[apitype.RevokeAllRequest](line)
 	case apitype.OpUnban:
-		req, err = decodeBody[apitype.UnbanRequest](line)
+		req, err = decodeRequest[apitype.UnbanRequest](line)
 	case apitype.OpStatus:
 		req = statusRequest{}
 	case "":
@@ -270,14 +270,6 @@ func decodeNDJSON(line []byte) (op string, req any, err error) {
 		return opNone, nil, err
 	}
 	return head.Op, req, nil
-}
-
-func decodeBody[Req any](line []byte) (Req, error) {
-	var req Req
-	if err := json.Unmarshal(line, &req); err != nil {
-		return req, badRequest("bad JSON: %v", err)
-	}
-	return req, nil
 }
 
 // ndjsonError appends err's error line, and counts and logs it as the HTTP

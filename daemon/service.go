@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/revokd/revokd/cache"
@@ -144,7 +145,7 @@ func (s *Service) RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (
 	}
 	eff, err := s.src.RevokeAll(ctx, claim, value, before)
 	if err != nil {
-		return apitype.RevokeAllResponse{}, fmt.Errorf("revoke all: %w", err)
+		return apitype.RevokeAllResponse{}, opError("revoke all", err)
 	}
 	return apitype.RevokeAllResponse{Claim: claim, Value: value, Before: eff.UTC()}, nil
 }
@@ -158,12 +159,21 @@ func (s *Service) Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.
 	}
 	eff, err := s.src.Unban(ctx, claim, value)
 	if err != nil {
-		return apitype.UnbanResponse{}, fmt.Errorf("unban: %w", err)
+		return apitype.UnbanResponse{}, opError("unban", err)
 	}
 	if !eff.IsZero() {
 		eff = eff.UTC()
 	}
 	return apitype.UnbanResponse{Claim: claim, Value: value, Before: eff}, nil
+}
+
+// opError prefixes a source's error with the operation, unless the source
+// has said it already (the stores do), so the message reads it once.
+func opError(op string, err error) error {
+	if strings.HasPrefix(err.Error(), op+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // Status describes the replica and the source. Version is left for the

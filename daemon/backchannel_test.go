@@ -47,24 +47,10 @@ func newLogoutFixture(t *testing.T) *logoutFixture {
 func newLogoutDaemon(t testing.TB) (*Daemon, *memSource, *clocktest.Clock) {
 	t.Helper()
 	clock := clocktest.New(t0)
-	var src *memSource
-	d, err := New(Options{
+	d, src := openMemDaemon(t, clock, Options{
 		Pipeline:    pipeline.Config{HMACSecret: testSecret, Leeway: testLeeway, Issuer: testIssuer},
 		Backchannel: &BackchannelConfig{ClientIDs: []string{"other", testClientID}, MaxAge: testMaxAge},
-		Clock:       clock,
-		Source: func(r *cache.Replica) (cache.Source, error) {
-			src = newMemSource(r, clock)
-			src.leeway = testLeeway
-			return src, nil
-		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := d.open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	d.replica.SetReady()
 	d.replica.Touch()
 	return d, src, clock

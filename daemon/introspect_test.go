@@ -11,7 +11,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 	"github.com/revokd/revokd/internal/clocktest"
@@ -22,25 +21,10 @@ import (
 // --require-claim token_type=access.
 func simplejwtServer(t *testing.T) (*testServer, *memSource) {
 	t.Helper()
-	clock := clocktest.New(t0)
-	var src *memSource
-	d, err := New(Options{
+	d, src := openMemDaemon(t, clocktest.New(t0), Options{
 		Pipeline: pipeline.Config{HMACSecret: testSecret, Leeway: testLeeway, SubjectClaim: "user_id",
 			RequireClaims: map[string]string{"token_type": "access"}},
-		Clock: clock,
-		Source: func(r *cache.Replica) (cache.Source, error) {
-			src = newMemSource(r, clock)
-			src.leeway = testLeeway
-			return src, nil
-		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := d.open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	d.replica.SetReady()
 	d.replica.Touch()
 	return startServer(t, Config{Backend: d.svc}), src

@@ -147,17 +147,26 @@ type serviceFixture struct {
 func newDaemon(t testing.TB, staleAfter time.Duration, cutoffClaims []string) (*Daemon, *memSource, *clocktest.Clock) {
 	t.Helper()
 	clock := clocktest.New(t0)
-	var src *memSource
-	d, err := New(Options{
+	d, src := openMemDaemon(t, clock, Options{
 		Pipeline:   pipeline.Config{HMACSecret: testSecret, Leeway: testLeeway, CutoffClaims: cutoffClaims},
-		Clock:      clock,
 		StaleAfter: staleAfter,
-		Source: func(r *cache.Replica) (cache.Source, error) {
-			src = newMemSource(r, clock)
-			src.leeway = testLeeway
-			return src, nil
-		},
 	})
+	return d, src, clock
+}
+
+// openMemDaemon assembles a daemon from opts over a memSource on clock
+// (with the tests' leeway), and opens its store. Its replica is not ready:
+// that is the caller's to say.
+func openMemDaemon(t testing.TB, clock *clocktest.Clock, opts Options) (*Daemon, *memSource) {
+	t.Helper()
+	var src *memSource
+	opts.Clock = clock
+	opts.Source = func(r *cache.Replica) (cache.Source, error) {
+		src = newMemSource(r, clock)
+		src.leeway = testLeeway
+		return src, nil
+	}
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +174,7 @@ func newDaemon(t testing.TB, staleAfter time.Duration, cutoffClaims []string) (*
 	if err := d.open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return d, src, clock
+	return d, src
 }
 
 func newServiceFixture(t testing.TB, staleAfter time.Duration) *serviceFixture {

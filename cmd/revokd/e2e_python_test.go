@@ -16,13 +16,7 @@ import (
 // The Python example mints its own token (no JWT library, so nothing shared
 // with golang-jwt) and talks NDJSON to the real daemon.
 func TestE2EPythonExample(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("REVOKD_CI") != "" {
-			t.Fatal("python3 is required in CI (apt-get install -y python3)")
-		}
-		t.Skip("python3 not installed")
-	}
+	python := needPython(t)
 	dir := shortDir(t)
 	d := startDaemon(t, filepath.Join(dir, "s.sock"), filepath.Join(dir, "data"))
 	out, err := exec.Command(python, "../../examples/python/revokd_client.py",
@@ -98,13 +92,7 @@ func startStallOnce(t *testing.T, path, answer string) *stallOnce {
 // still come and be read as the next one's, and Python's socket file refuses
 // every read after a timeout ("cannot read from timed out object").
 func TestE2EPythonClientRecoversFromATimeout(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("REVOKD_CI") != "" {
-			t.Fatal("python3 is required in CI (apt-get install -y python3)")
-		}
-		t.Skip("python3 not installed")
-	}
+	python := needPython(t)
 	const answer = `{"active":true,"sub":"42"}`
 	socket := filepath.Join(shortDir(t), "s.sock")
 	srv := startStallOnce(t, socket, answer)
@@ -146,4 +134,18 @@ print(json.dumps({"first": first, "second": second, "third": third}))
 	if n := srv.conns.Load(); n != 2 {
 		t.Errorf("the client opened %d connections, want 2", n)
 	}
+}
+
+// needPython returns python3's path. CI must have it; elsewhere the test
+// is skipped with the install command.
+func needPython(t *testing.T) string {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("REVOKD_CI") != "" {
+			t.Fatal("python3 is required in CI (apt-get install -y python3)")
+		}
+		t.Skip("python3 not installed (apt-get install -y python3)")
+	}
+	return python
 }

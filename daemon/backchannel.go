@@ -44,33 +44,23 @@ type Logouter interface {
 	BackchannelLogout(ctx context.Context, logoutToken string) error
 }
 
-// signatureVerifier checks a token's signature with one issuer's keys;
-// *pipeline.Pipeline is one.
-type signatureVerifier interface {
-	VerifySignature(token string) (pipeline.Signed, string)
-}
-
 // backchannel is a Service's logout settings.
 type backchannel struct {
 	clientIDs []string
 	maxAge    time.Duration
-	// issuer returns the keys of the trusted issuer named iss. There is
-	// one issuer today (--issuer or --oidc-issuer, see oneIssuer); a table
-	// of issuers plugs in here and nothing else has to change, as a logout
-	// token's iss picks its keys before any is tried.
-	issuer func(iss string) (signatureVerifier, bool)
-}
-
-// oneIssuer trusts the issuer named name, whose tokens v verifies: the
-// single issuer of the one-issuer flags.
-func oneIssuer(name string, v signatureVerifier) func(string) (signatureVerifier, bool) {
-	return func(iss string) (signatureVerifier, bool) { return v, iss == name }
+	// issuer returns the keys of the trusted issuer named iss
+	// (pipeline.Pipeline.Verifier): a logout token's iss picks its keys
+	// before any is tried.
+	issuer func(iss string) (pipeline.SignatureVerifier, bool)
+	// cutoffValue scopes a cutoff's value to its issuer when several are
+	// trusted (pipeline.Pipeline.CutoffValue).
+	cutoffValue func(iss, value string) (string, error)
 }
 
 // checkBackchannel settles a BackchannelConfig against the validation
 // settings: the issuer must be known, and the cutoff claims a logout
 // writes must be configured.
-func checkBackchannel(b BackchannelConfig, pc pipeline.Config) (BackchannelConfig, error) {
+func checkBackchannel(b BackchannelConfig, pc pipeline.Config, issuers bool) (BackchannelConfig, error) {
 	claims := pc.CutoffClaims
 	if len(claims) == 0 {
 		claims = pipeline.DefaultCutoffClaims
@@ -78,8 +68,8 @@ func checkBackchannel(b BackchannelConfig, pc pipeline.Config) (BackchannelConfi
 	switch {
 	case len(b.ClientIDs) == 0 || slices.Contains(b.ClientIDs, ""):
 		return b, errors.New("back-channel logout: give at least one non-empty client id")
-	case pc.Issuer == "":
-		return b, errors.New("back-channel logout needs the issuer (--issuer or --oidc-issuer): a logout token's iss must name it")
+	case pc.Issuer == "" && !issuers:
+		return b, errors.New("back-channel logout needs the issuer (--issuer, --oidc-issuer or --issuers-file): a logout token's iss must name it")
 	case b.MaxAge < 0:
 		return b, fmt.Errorf("back-channel logout: max age %s is negative", b.MaxAge)
 	case !slices.Contains(claims, "sid") || !slices.Contains(claims, "sub"):
@@ -240,6 +230,10 @@ func (b *backchannel) checkLogout(token string, now time.Time, leeway time.Durat
 	l := logout{claim: "sid", value: c.SID, replayID: replayID(c.Iss, c.JTI), replayUntil: until}
 	if c.SID == "" {
 		l.claim, l.value = "sub", c.Sub
+	}
+	var err error
+	if l.value, err = b.cutoffValue(c.Iss, l.value); err != nil {
+		return logout{}, refuseIssuer
 	}
 	if cache.CheckTokenID(l.replayID) != nil || cache.CheckCutoff(l.claim, l.value) != nil {
 		return logout{}, refuseTooLong

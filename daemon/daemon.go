@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -30,6 +31,11 @@ type Options struct {
 	// set as well as the first snapshot. New fills in its Clock, Logger
 	// and Loaded.
 	RemoteKeys *pipeline.RemoteKeysConfig
+	// Issuers, instead of the keys and issuer in Pipeline and RemoteKeys,
+	// trusts several issuers (--issuers-file); readiness waits for the
+	// first set of each whose keys are fetched. ReloadIssuers replaces
+	// them.
+	Issuers []Issuer
 	// Server holds the socket's limits and access lists. New fills in its
 	// Backend, Logger, Version and Clock.
 	Server Config
@@ -54,11 +60,12 @@ type Options struct {
 // Daemon is revokd assembled: the pipeline and the replica from New, and
 // the store, the service and the server once Run opens the store.
 type Daemon struct {
-	opts    Options
-	replica *cache.Replica
-	p       *pipeline.Pipeline
-	keys    *pipeline.RemoteKeys // nil without RemoteKeys
-	reloads reloads
+	opts     Options
+	replica  *cache.Replica
+	p        *pipeline.Pipeline
+	fetch    *fetchers
+	reloads  reloads
+	reloadMu sync.Mutex // one reload of the issuers at a time
 
 	src cache.Source // nil until open
 	svc *Service
@@ -78,7 +85,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: stale after %s is negative", opts.StaleAfter)
 	}
 	if opts.Backchannel != nil {
-		b, err := checkBackchannel(*opts.Backchannel, opts.Pipeline)
+		b, err := checkBackchannel(*opts.Backchannel, opts.Pipeline, len(opts.Issuers) > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -93,21 +100,33 @@ func New(opts Options) (*Daemon, error) {
 	pc := opts.Pipeline
 	replica := cache.NewReplica(opts.Clock, pc.MaxSessionAge, pc.Leeway)
 	pc.Clock, pc.Replica, pc.StaleAfter = opts.Clock, replica, opts.StaleAfter
-	var keys *pipeline.RemoteKeys
-	if opts.RemoteKeys != nil {
-		kc := *opts.RemoteKeys
-		kc.Clock, kc.Logger, kc.Loaded = opts.Clock, opts.Logger, replica.HoldReady()
-		var err error
-		if keys, err = pipeline.NewRemoteKeys(kc); err != nil {
-			return nil, err
+	fetch := newFetchers(opts.Clock, opts.Logger)
+	var (
+		fetched []pipeline.Issuer
+		fresh   map[fetchKey]*fetcher
+		err     error
+	)
+	switch {
+	case len(opts.Issuers) > 0 && opts.RemoteKeys != nil:
+		return nil, errors.New("daemon: give Issuers or RemoteKeys, not both")
+	case len(opts.Issuers) > 0:
+		if fetched, fresh, err = fetch.resolve(opts.Issuers, replica.HoldReady); err != nil {
+			return nil, fmt.Errorf("validation settings: %w", err)
 		}
-		pc.RemoteKeys = keys
+		pc.Issuers = fetched
+	case opts.RemoteKeys != nil:
+		one := []Issuer{{Issuer: pipeline.Issuer{Issuer: pc.Issuer}, Fetch: opts.RemoteKeys}}
+		if fetched, fresh, err = fetch.resolve(one, replica.HoldReady); err != nil {
+			return nil, fmt.Errorf("validation settings: %w", err)
+		}
+		pc.RemoteKeys = fetched[0].RemoteKeys
 	}
 	p, err := pipeline.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("validation settings: %w", err)
 	}
-	return &Daemon{opts: opts, replica: replica, p: p, keys: keys}, nil
+	fetch.adopt(fresh, fetched)
+	return &Daemon{opts: opts, replica: replica, p: p, fetch: fetch}, nil
 }
 
 func btoi(b bool) int {
@@ -154,14 +173,14 @@ func (d *Daemon) open(ctx context.Context) error {
 		d.src = src
 	}
 	d.svc = newService(d.p, d.replica, d.src, o.Clock, o.StaleAfter, pc.CutoffClaims)
-	d.svc.keys = d.keys
-	if d.keys == nil {
+	d.svc.fetch = d.fetch
+	if o.RemoteKeys == nil {
 		d.svc.reloads = &d.reloads
 	}
 	sc := o.Server
 	sc.Backend, sc.Logger, sc.Version, sc.Clock = d.svc, o.Logger, o.Version, o.Clock
 	if b := o.Backchannel; b != nil {
-		d.svc.logout = &backchannel{clientIDs: b.ClientIDs, maxAge: b.MaxAge, issuer: oneIssuer(pc.Issuer, d.p)}
+		d.svc.logout = &backchannel{clientIDs: b.ClientIDs, maxAge: b.MaxAge, issuer: d.p.Verifier, cutoffValue: d.p.CutoffValue}
 		sc.Logout = d.svc
 	}
 	d.srv = NewServer(sc)
@@ -200,9 +219,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(Part(ctx, "source", d.src.Run))
 	g.Go(Part(ctx, "server", func(ctx context.Context) error { return d.srv.Serve(ctx, ln) }))
-	if d.keys != nil {
-		g.Go(Part(ctx, "keys", d.keys.Run))
-	}
+	g.Go(Part(ctx, "keys", d.fetch.Run))
 	if d.opts.StaleAfter > 0 {
 		g.Go(Part(ctx, "staleness", d.logStaleness))
 	}

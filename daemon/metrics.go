@@ -9,7 +9,6 @@ import (
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
-	"github.com/revokd/revokd/daemon/pipeline"
 )
 
 // Operations, as metric labels.
@@ -105,30 +104,8 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 			}))
 		}
 	}
-	if k, ok := b.(keysStatuser); ok && k.KeysStatus() != nil {
-		for _, result := range []string{"ok", "error"} {
-			collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name:        "revokd_jwks_fetches_total",
-				Help:        "Fetches of the identity provider's key set, by result.",
-				ConstLabels: prometheus.Labels{"result": result},
-			}, func() float64 {
-				st := k.KeysStatus()
-				if result == "ok" {
-					return float64(st.FetchesOK)
-				}
-				return float64(st.FetchesError)
-			}))
-		}
-		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "revokd_jwks_age_seconds",
-			Help: "Age of the key set in use, fetched from the identity provider; -1 before the first.",
-		}, func() float64 {
-			st := k.KeysStatus()
-			if st.Fetched.IsZero() {
-				return -1
-			}
-			return k.Now().Sub(st.Fetched).Seconds()
-		}))
+	if k, ok := b.(keysStatuser); ok {
+		collectors = append(collectors, keysCollector{k})
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
@@ -152,20 +129,48 @@ type sourceStatuser interface{ SourceStatus() cache.SourceStatus }
 // apitype.StatusResponse does not carry.
 func (s *Service) SourceStatus() cache.SourceStatus { return s.src.Status() }
 
-// keysStatuser is a Backend whose keys may be fetched: KeysStatus is nil
-// when they are not.
+// keysStatuser is a Backend whose keys may be fetched.
 type keysStatuser interface {
-	KeysStatus() *pipeline.KeysStatus
+	KeysStatus() []issuerKeys
 	Now() time.Time
 }
 
-// KeysStatus reports the fetched key set, nil when keys are not fetched.
-func (s *Service) KeysStatus() *pipeline.KeysStatus {
-	if s.keys == nil {
+// KeysStatus reports each fetched key set; none when keys are not fetched.
+func (s *Service) KeysStatus() []issuerKeys {
+	if s.fetch == nil {
 		return nil
 	}
-	st := s.keys.Status()
-	return &st
+	return s.fetch.statuses()
+}
+
+// keysCollector exports the fetched key sets, labelled by issuer ("" for
+// the one issuer of --jwks-url or --oidc-issuer without --issuer): the
+// sets come and go with reloads of the issuers file.
+type keysCollector struct{ k keysStatuser }
+
+var (
+	jwksFetchesDesc = prometheus.NewDesc("revokd_jwks_fetches_total",
+		"Fetches of an identity provider's key set, by issuer and result.", []string{"issuer", "result"}, nil)
+	jwksAgeDesc = prometheus.NewDesc("revokd_jwks_age_seconds",
+		"Age of an issuer's key set in use, fetched from its identity provider; -1 before the first.", []string{"issuer"}, nil)
+)
+
+func (c keysCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- jwksFetchesDesc
+	ch <- jwksAgeDesc
+}
+
+func (c keysCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.k.Now()
+	for _, st := range c.k.KeysStatus() {
+		ch <- prometheus.MustNewConstMetric(jwksFetchesDesc, prometheus.CounterValue, float64(st.FetchesOK), st.Issuer, "ok")
+		ch <- prometheus.MustNewConstMetric(jwksFetchesDesc, prometheus.CounterValue, float64(st.FetchesError), st.Issuer, "error")
+		age := -1.0
+		if !st.Fetched.IsZero() {
+			age = now.Sub(st.Fetched).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(jwksAgeDesc, prometheus.GaugeValue, age, st.Issuer)
+	}
 }
 
 // Now is the service's clock, for ages in metrics.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -17,8 +18,11 @@ type reloads struct{ ok, failed atomic.Uint64 }
 // counted in revokd_reloads_total. With fetched keys there are no files to
 // read: it returns pipeline.ErrRemoteKeys and counts nothing.
 func (d *Daemon) Reload(load func() (pipeline.KeyMaterial, error)) error {
-	if d.keys != nil {
+	switch {
+	case d.opts.RemoteKeys != nil:
 		return pipeline.ErrRemoteKeys
+	case len(d.opts.Issuers) > 0:
+		return errors.New("reload keys: the daemon trusts issuers, which ReloadIssuers reloads")
 	}
 	err := d.reload(load)
 	if err != nil {
@@ -37,6 +41,44 @@ func (d *Daemon) reload(load func() (pipeline.KeyMaterial, error)) error {
 	if err := d.p.Reload(m); err != nil {
 		return fmt.Errorf("reload keys: %w", err)
 	}
+	return nil
+}
+
+// ReloadIssuers reads the issuers and their key files again with load
+// and makes them the trusted issuers (pipeline.Pipeline.ReloadIssuers):
+// SIGHUP with --issuers-file. An issuer whose fetch settings are
+// unchanged keeps its fetched set; a new one's tokens answer unavailable
+// until its first set. Anything that cannot be read, parsed or loaded is
+// an error and the issuers in use stay; either way the outcome is counted
+// in revokd_reloads_total.
+func (d *Daemon) ReloadIssuers(load func() ([]Issuer, error)) error {
+	if len(d.opts.Issuers) == 0 {
+		return errors.New("reload issuers: the daemon was not started with issuers")
+	}
+	err := d.reloadIssuers(load)
+	if err != nil {
+		d.reloads.failed.Add(1)
+		return err
+	}
+	d.reloads.ok.Add(1)
+	return nil
+}
+
+func (d *Daemon) reloadIssuers(load func() ([]Issuer, error)) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	list, err := load()
+	if err != nil {
+		return fmt.Errorf("reload issuers: %w", err)
+	}
+	issuers, fresh, err := d.fetch.resolve(list, nil)
+	if err != nil {
+		return fmt.Errorf("reload issuers: %w", err)
+	}
+	if err := d.p.ReloadIssuers(issuers); err != nil {
+		return fmt.Errorf("reload issuers: %w", err)
+	}
+	d.fetch.adopt(fresh, issuers)
 	return nil
 }
 

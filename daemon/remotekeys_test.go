@@ -196,7 +196,7 @@ func newRemoteDaemon(t *testing.T, idp *fakeIdP) *remoteFixture {
 
 func (f *remoteFixture) startKeys(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { f.run <- f.d.keys.Run(ctx) }()
+	go func() { f.run <- f.d.fetch.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		<-f.run
@@ -208,7 +208,7 @@ func (f *remoteFixture) startKeys(t *testing.T) {
 func (f *remoteFixture) waitFetches(t *testing.T, ok, bad uint64) {
 	t.Helper()
 	testwait.For(t, fmt.Sprintf("%d good and %d failed key set fetches", ok, bad), func() bool {
-		st := f.d.keys.Status()
+		st := f.d.fetch.statuses()[0]
 		return st.FetchesOK >= ok && st.FetchesError >= bad
 	})
 }
@@ -260,7 +260,7 @@ func TestRemoteKeysRotation(t *testing.T) {
 	// The fetch counts itself just after it hands over the set, so wait
 	// for the count before checking there was exactly one refetch.
 	f.waitFetches(t, 2, 0)
-	if got := f.d.keys.Status().FetchesOK; got != 2 {
+	if got := f.d.fetch.statuses()[0].FetchesOK; got != 2 {
 		t.Errorf("fetches: got %d, want 2 (start, one unknown-kid refetch)", got)
 	}
 
@@ -321,7 +321,9 @@ func TestRemoteKeysProviderDown(t *testing.T) {
 		for _, m := range fam.GetMetric() {
 			name := fam.GetName()
 			for _, l := range m.GetLabel() {
-				name += "/" + l.GetValue()
+				if l.GetName() != "issuer" { // the fixture's one issuer
+					name += "/" + l.GetValue()
+				}
 			}
 			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
@@ -370,7 +372,7 @@ func TestRemoteKeysIssuerMismatch(t *testing.T) {
 	idp := newFakeIdP(t, "k1")
 	idp.set(func(p *fakeIdP) { p.issuer = "https://evil.example" })
 	f := newRemoteDaemon(t, idp)
-	err := f.d.keys.Run(context.Background())
+	err := f.d.fetch.Run(context.Background())
 	if !errors.Is(err, pipeline.ErrIssuerMismatch) || !strings.Contains(err.Error(), "https://evil.example") {
 		t.Errorf("Run: got %v, want ErrIssuerMismatch naming the issuer found", err)
 	}

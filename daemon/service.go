@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -21,6 +22,7 @@ type Validator interface {
 	ValidateBytes(token []byte) pipeline.Result
 	Leeway() time.Duration
 	CacheHits() uint64
+	CutoffValue(iss, value string) (string, error)
 }
 
 // Service is the production Backend: answers come from the pipeline, writes
@@ -33,9 +35,9 @@ type Service struct {
 	clock        cache.Clock
 	staleAfter   time.Duration
 	cutoffClaims []string
-	keys         *pipeline.RemoteKeys // nil unless keys are fetched
-	reloads      *reloads             // nil with fetched keys, and in tests that build a Service alone
-	logout       *backchannel         // nil unless back-channel logout is on
+	fetch        *fetchers    // the fetched key sets; nil in tests that build a Service alone
+	reloads      *reloads     // nil with fetched keys, and in tests that build a Service alone
+	logout       *backchannel // nil unless back-channel logout is on
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:
@@ -109,7 +111,7 @@ func (s *Service) Revoke(ctx context.Context, req apitype.RevokeRequest) (apityp
 // cutoffKey resolves a request's subject or (claim, value) to a configured
 // cutoff claim. The handlers have checked the fields already, but a Service
 // may be called without them, so it runs the same check (checkSubject).
-func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
+func (s *Service) cutoffKey(sub, claim, value, iss string) (string, string, error) {
 	if err := checkSubject(sub, claim, value); err != nil {
 		return "", "", err
 	}
@@ -122,7 +124,14 @@ func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
 	if !slices.Contains(s.cutoffClaims, claim) {
 		return "", "", badRequest("claim %q carries no cutoffs; configured: %v", claim, s.cutoffClaims)
 	}
-	return claim, value, nil
+	scoped, err := s.p.CutoffValue(iss, value)
+	if err != nil {
+		return "", "", err
+	}
+	if err := cache.CheckCutoff(claim, scoped); err != nil {
+		return "", "", fmt.Errorf("value at issuer %q: %w", iss, err)
+	}
+	return claim, scoped, nil
 }
 
 // RevokeAll raises the cutoff for a subject or claim value to Before; a
@@ -132,7 +141,7 @@ func (s *Service) cutoffKey(sub, claim, value string) (string, string, error) {
 // no store keeps is a bad request, whatever the store. It answers with the
 // cutoff in effect, which may be later than asked.
 func (s *Service) RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (apitype.RevokeAllResponse, error) {
-	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
+	claim, stored, err := s.cutoffKey(req.Sub, req.Claim, req.Value, req.Iss)
 	if err != nil {
 		return apitype.RevokeAllResponse{}, err
 	}
@@ -143,28 +152,28 @@ func (s *Service) RevokeAll(ctx context.Context, req apitype.RevokeAllRequest) (
 		}
 		before = *req.Before
 	}
-	eff, err := s.src.RevokeAll(ctx, claim, value, before)
+	eff, err := s.src.RevokeAll(ctx, claim, stored, before)
 	if err != nil {
 		return apitype.RevokeAllResponse{}, opError("revoke all", err)
 	}
-	return apitype.RevokeAllResponse{Claim: claim, Value: value, Before: eff.UTC()}, nil
+	return apitype.RevokeAllResponse{Claim: claim, Value: cmp.Or(req.Sub, req.Value), Iss: req.Iss, Before: eff.UTC()}, nil
 }
 
 // Unban lowers a future cutoff to now and answers with the cutoff in effect
 // (zero when there is none).
 func (s *Service) Unban(ctx context.Context, req apitype.UnbanRequest) (apitype.UnbanResponse, error) {
-	claim, value, err := s.cutoffKey(req.Sub, req.Claim, req.Value)
+	claim, stored, err := s.cutoffKey(req.Sub, req.Claim, req.Value, req.Iss)
 	if err != nil {
 		return apitype.UnbanResponse{}, err
 	}
-	eff, err := s.src.Unban(ctx, claim, value)
+	eff, err := s.src.Unban(ctx, claim, stored)
 	if err != nil {
 		return apitype.UnbanResponse{}, opError("unban", err)
 	}
 	if !eff.IsZero() {
 		eff = eff.UTC()
 	}
-	return apitype.UnbanResponse{Claim: claim, Value: value, Before: eff}, nil
+	return apitype.UnbanResponse{Claim: claim, Value: cmp.Or(req.Sub, req.Value), Iss: req.Iss, Before: eff}, nil
 }
 
 // opError prefixes a source's error with the operation, unless the source
@@ -199,13 +208,20 @@ func (s *Service) Status() apitype.StatusResponse {
 	if !lastContact.IsZero() {
 		st.StaleSeconds = staleSeconds(now.Sub(lastContact))
 	}
-	if s.keys != nil {
-		ks := s.keys.Status()
-		st.JWKSURL, st.JWKSError = ks.URL, ks.LastError
-		st.JWKSFetched, st.JWKSErrorAt = utc(ks.Fetched), utc(ks.LastErrorAt)
-		if !ks.Fetched.IsZero() {
-			st.JWKSAgeSeconds = staleSeconds(now.Sub(ks.Fetched))
+	for _, ks := range s.KeysStatus() {
+		k := apitype.KeySetStatus{
+			Issuer:  ks.Issuer,
+			JWKSURL: ks.URL, JWKSError: ks.LastError,
+			JWKSFetched: utc(ks.Fetched), JWKSErrorAt: utc(ks.LastErrorAt),
 		}
+		if !ks.Fetched.IsZero() {
+			k.JWKSAgeSeconds = staleSeconds(now.Sub(ks.Fetched))
+		}
+		st.Issuers = append(st.Issuers, k)
+	}
+	if len(st.Issuers) == 1 {
+		st.KeySetStatus, st.Issuers = st.Issuers[0], nil
+		st.KeySetStatus.Issuer = ""
 	}
 	return st
 }

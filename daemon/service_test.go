@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -499,7 +500,7 @@ func TestServiceStatusAndStaleness(t *testing.T) {
 		Ready: true, Source: "mem", SourceState: cache.StateSynced, LastContact: t0,
 		LastVersion: 2, LastChange: t0, Reconnects: 1, Cutoffs: 1, Denials: 1,
 	}
-	if st != want {
+	if !reflect.DeepEqual(st, want) {
 		t.Errorf("status:\ngot  %+v\nwant %+v", st, want)
 	}
 	if res := f.svc.Validate(tok); !res.Active() {

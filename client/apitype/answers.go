@@ -52,6 +52,7 @@ type RevokeResponse struct {
 type RevokeAllResponse struct {
 	Claim string `json:"claim"`
 	Value string `json:"value"`
+	Iss   string `json:"iss,omitempty"` // the issuer the cutoff is scoped to, if any
 	// Before is the cutoff in force afterwards; an unban of something never
 	// revoked leaves none, and the field is absent.
 	Before time.Time `json:"before,omitzero"`
@@ -82,10 +83,20 @@ type StatusResponse struct {
 	Denials        int       `json:"denials"`
 	TokenCacheHits uint64    `json:"token_cache_hits"`
 
-	// With keys fetched from an identity provider (--jwks-url,
-	// --oidc-issuer): the key set's URL, when the set in use was fetched and
-	// how long ago (absent before the first), and the last fetch's failure
-	// while fetches fail (a failed fetch keeps the set in use).
+	// With the keys of one issuer fetched from its identity provider
+	// (--jwks-url, --oidc-issuer), their status is given inline.
+	KeySetStatus
+	// With several issuers (--issuers-file), the status of each fetched
+	// key set, by issuer.
+	Issuers []KeySetStatus `json:"issuers,omitempty"`
+}
+
+// KeySetStatus describes a key set fetched from an identity provider: its
+// URL, when the set in use was fetched and how long ago (absent before the
+// first), and the last fetch's failure while fetches fail (a failed fetch
+// keeps the set in use).
+type KeySetStatus struct {
+	Issuer         string    `json:"iss,omitempty"` // in StatusResponse.Issuers only
 	JWKSURL        string    `json:"jwks_url,omitempty"`
 	JWKSFetched    time.Time `json:"jwks_fetched,omitzero"`
 	JWKSAgeSeconds float64   `json:"jwks_age_seconds,omitzero"`

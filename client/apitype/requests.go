@@ -24,17 +24,21 @@ type RevokeRequest struct {
 
 // RevokeAllRequest is the body of POST /v1/revoke-all (op revoke-all): Sub,
 // or Claim and Value. Before defaults to now; a future Before is a ban.
+// Iss scopes the cutoff to one trusted issuer when the daemon trusts
+// several: without it, the cutoff reaches the value at every issuer.
 type RevokeAllRequest struct {
 	Sub    string     `json:"sub,omitempty"`
 	Claim  string     `json:"claim,omitempty"`
 	Value  string     `json:"value,omitempty"`
+	Iss    string     `json:"iss,omitempty"`
 	Before *time.Time `json:"before,omitempty"`
 }
 
 // UnbanRequest is the body of POST /v1/unban (op unban): Sub, or Claim and
-// Value.
+// Value, and Iss as in RevokeAllRequest.
 type UnbanRequest struct {
 	Sub   string `json:"sub,omitempty"`
 	Claim string `json:"claim,omitempty"`
 	Value string `json:"value,omitempty"`
+	Iss   string `json:"iss,omitempty"`
 }

@@ -37,6 +37,12 @@ type Config struct {
 
 	Issuer, Audience string // empty means not checked
 
+	// Issuers, instead of the keys, Algorithms, Issuer and Audience above,
+	// trusts several issuers (--issuers-file): a token's iss chooses whose
+	// keys and rules apply, and cutoffs are scoped by issuer
+	// (Pipeline.CutoffValue). One entry is the same as the fields above.
+	Issuers []Issuer
+
 	SubjectClaim      string   // default "sub"
 	SessionStartClaim string   // default "orig_iat"; a token without it falls back to "iat"
 	CutoffClaims      []string // default {"sub", "sid"}; "sub" means the subject claim

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,15 +18,13 @@ type Pipeline struct {
 	cfg     *settings
 	clock   cache.Clock
 	replica *cache.Replica
-	// keys is swapped whole by Reload, so a validation that loads it once
-	// sees one generation's keys, algorithms and parser, never a mix.
-	keys   atomic.Pointer[keyConfig]
-	remote *RemoteKeys // fetched keys, if any
-	ring   atomic.Pointer[remoteRing]
-	unique map[string]bool // claims a payload may not repeat
-	cache  *verifiedTokens // nil when turned off
-	hits   atomic.Uint64
-	close  sync.Once
+	// trust is swapped whole by Reload, so a validation that loads it once
+	// sees one generation's issuers, keys, algorithms and parsers, never a
+	// mix.
+	trust atomic.Pointer[issuerTable]
+	cache *verifiedTokens // nil when turned off
+	hits  atomic.Uint64
+	close sync.Once
 }
 
 // New checks cfg, loads its keys and starts the verified-token cache.
@@ -36,33 +33,16 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
-	p := &Pipeline{
-		cfg:     s,
-		clock:   s.Clock,
-		replica: s.Replica,
-		remote:  s.RemoteKeys,
-		unique:  map[string]bool{},
+	p := &Pipeline{cfg: s, clock: s.Clock, replica: s.Replica}
+	list, err := s.trustedIssuers()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
-	var kc *keyConfig
-	if p.remote != nil {
-		if len(s.HMACSecret) > 0 || len(s.PublicKeyPEMs) > 0 || len(s.JWKS) > 0 {
-			return nil, fmt.Errorf("pipeline keys: fetched keys exclude keys given at start")
-		}
-		algs, err := remoteAlgorithms(s.Algorithms)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline algorithms: %w", err)
-		}
-		kc = p.newKeyConfig(nil, nil, algs)
-	} else if kc, err = p.localKeys(s.keyMaterial()); err != nil {
-		return nil, err
+	t, err := p.newTable(list)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %w", err)
 	}
-	p.keys.Store(kc)
-	for _, name := range registeredClaims {
-		p.unique[name] = true
-	}
-	for _, name := range append([]string{s.SubjectClaim, s.SessionStartClaim}, s.CutoffClaims...) {
-		p.unique[name] = true
-	}
+	p.trust.Store(t)
 	if s.TokenCacheBytes >= 0 {
 		if p.cache, err = newVerifiedTokens(s.TokenCacheBytes); err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
@@ -75,27 +55,44 @@ func New(cfg Config) (*Pipeline, error) {
 // key files to read again.
 var ErrRemoteKeys = errors.New("keys are fetched from an identity provider, not read from files")
 
-// Reload replaces the keys given at start with m's, as a SIGHUP after the
-// key files changed asks. Keys that fail to load, or that leave a
-// configured algorithm without a key, are an error and change nothing: a
-// bad file must never leave the daemon with no keys. Once it returns nil,
-// no token is answered from what was verified under the old keys, so a
-// token signed by a removed key stops validating at once; validations
-// under way finish with the keys they started with.
+// Reload replaces the keys of the one issuer the one-issuer settings
+// describe with m's, as a SIGHUP after the key files changed asks; see
+// ReloadIssuers, which it calls.
 func (p *Pipeline) Reload(m KeyMaterial) error {
-	if p.remote != nil {
+	t := p.trust.Load()
+	if len(p.cfg.Issuers) > 0 || t.one == nil {
+		return errors.New("pipeline: several issuers are reloaded with ReloadIssuers")
+	}
+	if t.one.remote != nil {
 		return ErrRemoteKeys
 	}
-	kc, err := p.localKeys(m)
+	list, err := p.cfg.trustedIssuers()
 	if err != nil {
 		return err
 	}
-	p.keys.Store(kc)
+	list[0].Keys = m
+	return p.ReloadIssuers(list)
+}
+
+// ReloadIssuers replaces the trusted issuers and their keys with list's,
+// as a SIGHUP after the key files or the issuers file changed asks. Keys
+// that fail to load, or that leave a configured algorithm without a key,
+// are an error and change nothing: a bad file must never leave the daemon
+// with no keys. Once it returns nil, no token is answered from what was
+// verified under the old keys, so a token signed by a removed key stops
+// validating at once; validations under way finish with the keys they
+// started with. The issuers' RemoteKeys are the caller's to run.
+func (p *Pipeline) ReloadIssuers(list []Issuer) error {
+	t, err := p.newTable(list)
+	if err != nil {
+		return fmt.Errorf("pipeline %w", err)
+	}
+	p.trust.Store(t)
 	return nil
 }
 
-// keyConfig is one generation of keys and what depends on them. It is
-// never changed once built: Reload builds a new one.
+// keyConfig is one issuer's keys and what depends on them. It is never
+// changed once built: Reload builds a new one.
 type keyConfig struct {
 	// set stands for this generation in the verified-token cache: a
 	// cached token whose set is not the one in use is verified again.
@@ -107,22 +104,7 @@ type keyConfig struct {
 	parser  *jwt.Parser
 }
 
-// localKeys loads the keys given in m and checks the configured algorithms
-// against them.
-func (p *Pipeline) localKeys(m KeyMaterial) (*keyConfig, error) {
-	keys, err := loadKeys(m)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline keys: %w", err)
-	}
-	algs, err := chooseAlgorithms(p.cfg.Algorithms, keys)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline algorithms: %w", err)
-	}
-	set := &keySet{keys: keys, fetched: p.clock.Now()}
-	return p.newKeyConfig(set, newKeyring(keys, algs), algs), nil
-}
-
-func (p *Pipeline) newKeyConfig(set *keySet, ring *keyring, algs []string) *keyConfig {
+func (p *Pipeline) newKeyConfig(is Issuer, set *keySet, ring *keyring, algs []string) *keyConfig {
 	s := p.cfg
 	kc := &keyConfig{set: set, ring: ring, algs: algs, allowed: map[string]bool{}}
 	for _, alg := range algs {
@@ -143,11 +125,11 @@ func (p *Pipeline) newKeyConfig(set *keySet, ring *keyring, algs []string) *keyC
 		// whose SHA-256 ids were never denied.
 		jwt.WithStrictDecoding(),
 	}
-	if s.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(s.Issuer))
+	if is.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(is.Issuer))
 	}
-	if s.Audience != "" {
-		opts = append(opts, jwt.WithAudience(s.Audience))
+	if len(is.Audiences) > 0 {
+		opts = append(opts, jwt.WithAudience(is.Audiences...)) // any one of them
 	}
 	kc.parser = jwt.NewParser(opts...)
 	return kc
@@ -171,7 +153,7 @@ func (p *Pipeline) validate(token string, req *Requirements) Result {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
-		if v, ok := p.cache.Get(token); ok && v.keys == p.keySetInUse() {
+		if v, ok := p.cache.Get(token); ok && p.current(v) {
 			p.hits.Add(1)
 			return p.check(v, p.clock.Now(), req)
 		}
@@ -189,12 +171,19 @@ func (p *Pipeline) ValidateBytes(token []byte) Result {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
 	if p.cache != nil {
-		if v, ok := p.cache.GetBytes(token); ok && v.keys == p.keySetInUse() {
+		if v, ok := p.cache.GetBytes(token); ok && p.current(v) {
 			p.hits.Add(1)
 			return p.check(v, p.clock.Now(), nil)
 		}
 	}
 	return p.verify(string(token), nil)
+}
+
+// current reports whether a cached token was verified with keys still in
+// use: its issuer's in this generation of issuers, and, for fetched keys,
+// the set fetched last.
+func (p *Pipeline) current(v *Verified) bool {
+	return v.trust.table == p.trust.Load() && v.keys == v.trust.setInUse()
 }
 
 // check decides a verified token's answer from everything that can change
@@ -280,8 +269,15 @@ func cutoffReason(claim string) string {
 // token's exp by it.
 func (p *Pipeline) Leeway() time.Duration { return p.cfg.Leeway }
 
-// Algorithms returns the algorithms tokens may be signed with.
-func (p *Pipeline) Algorithms() []string { return slices.Clone(p.keys.Load().algs) }
+// Algorithms returns the algorithms tokens may be signed with, at any
+// trusted issuer.
+func (p *Pipeline) Algorithms() []string {
+	var algs []string
+	for _, t := range p.trust.Load().list {
+		algs = append(algs, t.kc.algs...)
+	}
+	return dedupe(algs)
+}
 
 // CacheHits counts the answers served from the verified-token cache.
 func (p *Pipeline) CacheHits() uint64 { return p.hits.Load() }

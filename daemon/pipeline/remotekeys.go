@@ -456,35 +456,6 @@ type remoteRing struct {
 	ring *keyring
 }
 
-// keySetInUse is the set a cached token must have been verified with to
-// be answered from the cache: the fetched set, or the keys loaded last.
-func (p *Pipeline) keySetInUse() *keySet {
-	if p.remote == nil {
-		return p.keys.Load().set
-	}
-	return p.remote.current()
-}
-
-// keyring returns the keys to choose from and the set they came from: kc's
-// own, or the fetched set; a nil keyring means no set has been fetched yet. A new set's
-// keyring is built once, by whichever validation sees it first (two may
-// race to build it; both are the same).
-func (p *Pipeline) keyring(kc *keyConfig) (*keyring, *keySet) {
-	if p.remote == nil {
-		return kc.ring, kc.set
-	}
-	set := p.remote.current()
-	if set == nil {
-		return nil, nil
-	}
-	if r := p.ring.Load(); r != nil && r.set == set {
-		return r.ring, set
-	}
-	r := &remoteRing{set: set, ring: newKeyring(set.keys, kc.algs)}
-	p.ring.Store(r)
-	return r.ring, set
-}
-
 // remoteAlgorithms checks the configured algorithms for fetched keys, which
 // are not known at start, or picks every asymmetric one: a fetched set never
 // supplies an HMAC secret.

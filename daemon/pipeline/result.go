@@ -36,10 +36,12 @@ type Verified struct {
 	altID      string
 	activeJSON []byte // the whole active answer, built once
 	claimsMet  bool   // whether the claims meet the configured requirements
-	// keys is the fetched key set that verified the token (nil for keys
-	// given at start). A hit verified by another set is verified again, so
-	// a key dropped from the provider's set stops validating at once.
-	keys *keySet
+	// keys is the key set that verified the token, and trust its issuer.
+	// A hit verified by a set no longer in use is verified again, so a key
+	// dropped from the provider's set, or by a reload, stops validating at
+	// once.
+	keys  *keySet
+	trust *trusted
 
 	Subject      string
 	JTI          string          // the jti claim as given; empty when absent

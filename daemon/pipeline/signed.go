@@ -16,41 +16,40 @@ type Signed struct {
 	Header, Payload []byte
 }
 
-// VerifySignature checks token's signature with the keys and algorithms
-// access tokens are verified with ("none" never among them), and judges
-// nothing else: no claim, no time, no revocation. It is for tokens that are
-// not access tokens, such as an OpenID Connect logout token, whose claims
-// follow rules of their own that the caller applies. The reason is "" when
-// the signature verified; otherwise malformed, unsupported_alg,
-// unknown_key, bad_signature, or unavailable before a fetched key set
-// has arrived.
-func (p *Pipeline) VerifySignature(token string) (Signed, string) {
-	if len(token) > p.cfg.MaxTokenBytes {
+// SignatureVerifier checks a token's signature with one issuer's keys.
+type SignatureVerifier interface {
+	// VerifySignature checks token's signature with the keys and
+	// algorithms the issuer's access tokens are verified with ("none"
+	// never among them), and judges nothing else: no claim, no time, no
+	// revocation. It is for tokens that are not access tokens, such as an
+	// OpenID Connect logout token, whose claims follow rules of their own
+	// that the caller applies. The reason is "" when the signature
+	// verified; otherwise malformed, unsupported_alg, unknown_key,
+	// bad_signature, or unavailable before a fetched key set has arrived.
+	VerifySignature(token string) (Signed, string)
+}
+
+// issuerVerifier is the SignatureVerifier of one trusted issuer.
+type issuerVerifier struct {
+	p *Pipeline
+	t *trusted
+}
+
+func (v issuerVerifier) VerifySignature(token string) (Signed, string) {
+	if len(token) > v.p.cfg.MaxTokenBytes {
 		return Signed{}, apitype.ReasonMalformed
 	}
 	alg, kid, hasKid, reason := parseHeader(token)
 	if reason != "" {
 		return Signed{}, reason
 	}
-	kc := p.keys.Load() // once: a Reload under way must not mix generations
-	if alg == "none" || !kc.allowed[alg] {
-		return Signed{}, apitype.ReasonUnsupportedAlg
-	}
-	ring, set := p.keyring(kc)
-	if ring == nil {
-		return Signed{}, apitype.ReasonUnavailable
-	}
-	keyfunc, reason := ring.choose(kid, hasKid, alg)
-	if reason == apitype.ReasonUnknownKey && p.remote != nil && p.remote.refetch(set) {
-		ring, _ = p.keyring(kc)
-		keyfunc, reason = ring.choose(kid, hasKid, alg)
-	}
+	keyfunc, _, reason := v.t.choose(alg, kid, hasKid)
 	if reason != "" {
 		return Signed{}, reason
 	}
 	// A parser of its own, built per call (logouts are rare): the shared
 	// one requires exp, iss and aud as access tokens have them.
-	parser := jwt.NewParser(jwt.WithValidMethods(kc.algs), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
+	parser := jwt.NewParser(jwt.WithValidMethods(v.t.kc.algs), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 	if _, err := parser.Parse(token, keyfunc); err != nil {
 		if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 			return Signed{}, apitype.ReasonBadSignature
@@ -67,6 +66,23 @@ func (p *Pipeline) VerifySignature(token string) (Signed, string) {
 	return Signed{Header: header, Payload: payload}, ""
 }
 
-// Issuer is the issuer tokens must name (Config.Issuer); empty when it is
-// not checked.
-func (p *Pipeline) Issuer() string { return p.cfg.Issuer }
+// choose returns the keyfunc for a token's alg and kid among t's keys,
+// and the set it came from, or the reason there is none. A kid the
+// fetched set lacks refetches it once (RemoteKeys.refetch) and tries again.
+func (t *trusted) choose(alg, kid string, hasKid bool) (jwt.Keyfunc, *keySet, string) {
+	if alg == "none" || !t.kc.allowed[alg] {
+		return nil, nil, apitype.ReasonUnsupportedAlg
+	}
+	ring, set := t.keyring()
+	if ring == nil {
+		// No key set fetched yet: whether the token is good is unknown, not
+		// refused.
+		return nil, nil, apitype.ReasonUnavailable
+	}
+	keyfunc, reason := ring.choose(kid, hasKid, alg)
+	if reason == apitype.ReasonUnknownKey && t.remote != nil && t.remote.refetch(set) {
+		ring, set = t.keyring()
+		keyfunc, reason = ring.choose(kid, hasKid, alg)
+	}
+	return keyfunc, set, reason
+}

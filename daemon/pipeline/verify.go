@@ -31,24 +31,18 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	if reason != "" {
 		return Result{Reason: reason}
 	}
-	kc := p.keys.Load() // once: a Reload under way must not mix generations
-	if alg == "none" || !kc.allowed[alg] {
-		return Result{Reason: apitype.ReasonUnsupportedAlg}
+	// The issuer picks the keys, so with several its name is read before
+	// any key is tried: an iss that names none is bad_issuer. Loaded once:
+	// a Reload under way must not mix generations.
+	t := p.trust.Load().lookup(token)
+	if t == nil {
+		return Result{Reason: apitype.ReasonBadIssuer}
 	}
-	ring, set := p.keyring(kc)
-	if ring == nil {
-		// No key set fetched yet: whether the token is good is unknown, not
-		// refused.
-		return Result{Reason: apitype.ReasonUnavailable}
-	}
-	keyfunc, reason := ring.choose(kid, hasKid, alg)
-	if reason == apitype.ReasonUnknownKey && p.remote != nil && p.remote.refetch(set) {
-		ring, set = p.keyring(kc)
-		keyfunc, reason = ring.choose(kid, hasKid, alg)
-	}
+	keyfunc, set, reason := t.choose(alg, kid, hasKid)
 	if reason != "" {
 		return Result{Reason: reason}
 	}
+	kc := t.kc
 
 	var claims payload
 	_, err := kc.parser.ParseWithClaims(token, &claims, keyfunc)
@@ -66,11 +60,11 @@ func (p *Pipeline) verify(token string, req *Requirements) Result {
 	}
 
 	// The signature verified: from here on the answer carries the token.
-	v, policyReason, err := p.build(token, alg, &claims)
+	v, policyReason, err := p.build(token, alg, &claims, t)
 	if err != nil {
 		return Result{Reason: apitype.ReasonMalformed}
 	}
-	v.keys = set
+	v.keys, v.trust = set, t
 	reason = winner(reason, policyReason)
 	if reason != "" && !clockReason(reason) {
 		return Result{Reason: reason, Token: v}
@@ -147,8 +141,8 @@ var errSessionAfterIat = errors.New("session starts after the token was issued")
 // an error when a claim it needs has the wrong type, and a policy reason
 // when a claim is missing (the token is still returned, as the signature
 // verified).
-func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, error) {
-	if err := c.duplicate(p.unique); err != nil {
+func (p *Pipeline) build(token, alg string, c *payload, t *trusted) (*Verified, string, error) {
+	if err := c.duplicate(t.unique); err != nil {
 		return nil, "", err
 	}
 	v := &Verified{Claims: c.raw}
@@ -175,7 +169,7 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 	}
 
 	var ok bool
-	if v.Subject, ok, err = c.value(p.cfg.SubjectClaim); err != nil {
+	if v.Subject, ok, err = c.value(t.subjectClaim); err != nil {
 		return nil, "", err
 	} else if !ok {
 		missing()
@@ -208,7 +202,7 @@ func (p *Pipeline) build(token, alg string, c *payload) (*Verified, string, erro
 			}
 		}
 		if ok {
-			v.Cutoffs = append(v.Cutoffs, ClaimValue{Claim: name, Value: value})
+			v.Cutoffs = append(v.Cutoffs, t.cutoffs(name, value)...)
 		}
 	}
 	// A token must stay revocable: an id or a cutoff value that no store

@@ -136,6 +136,10 @@ func btoi(b bool) int {
 	return 0
 }
 
+// Issuers names the trusted issuers, in the order given; one empty name
+// when iss is not checked.
+func (d *Daemon) Issuers() []string { return d.p.Issuers() }
+
 // Replica is the daemon's revocation state: ready and stale as it reports.
 func (d *Daemon) Replica() *cache.Replica { return d.replica }
 

@@ -13,7 +13,8 @@ import (
 	"github.com/revokd/revokd/systemd"
 )
 
-// reloadOnHUP reloads the key files on each SIGHUP until ctx is done
+// reloadOnHUP reloads the key files, or the issuers file and the key files
+// it names, on each SIGHUP until ctx is done
 // (systemctl reload, through ExecReload= in revokd.service). The socket
 // and its connections are untouched: only the pipeline's keys change. hup
 // was registered before the daemon started, so an early SIGHUP is queued
@@ -33,7 +34,12 @@ func (d *daemonRun) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, dm *d
 				d.log.Warn("tell systemd the daemon is reloading", "err", err)
 			}
 		}
-		err := dm.Reload(func() (pipeline.KeyMaterial, error) { return readKeyFiles(d.opts, d.log) })
+		var err error
+		if d.opts.issuersFile != "" {
+			err = dm.ReloadIssuers(func() ([]daemon.Issuer, error) { return readIssuers(d.opts) })
+		} else {
+			err = dm.Reload(func() (pipeline.KeyMaterial, error) { return readKeyFiles(d.opts, d.log) })
+		}
 		switch {
 		case errors.Is(err, pipeline.ErrRemoteKeys):
 			// The fetched set follows the provider on its own (--jwks-refresh
@@ -41,6 +47,8 @@ func (d *daemonRun) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, dm *d
 			d.log.Info("SIGHUP: keys are fetched from the identity provider; nothing to reload")
 		case err != nil:
 			d.log.Error("SIGHUP: reload failed; keeping the keys in use", "err", err)
+		case d.opts.issuersFile != "":
+			d.log.Info("SIGHUP: issuers and their keys reloaded", "issuers", len(dm.Issuers()))
 		default:
 			d.log.Info("SIGHUP: keys reloaded")
 		}

@@ -38,7 +38,7 @@ func runRevokeAll(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if msg := t.check(); msg != "" {
 		return f.usageError(stderr, "%s", msg)
 	}
-	req := apitype.RevokeAllRequest{Sub: t.sub, Claim: t.claim, Value: t.value}
+	req := apitype.RevokeAllRequest{Sub: t.sub, Claim: t.claim, Value: t.value, Iss: t.iss}
 	if *before != "" {
 		b, err := time.Parse(time.RFC3339Nano, *before)
 		if err != nil {

@@ -174,12 +174,12 @@ func (d *daemonRun) options(pcfg pipeline.Config) (daemon.Options, error) {
 	}
 	opts.Backchannel = o.backchannel()
 	if o.jwksURL != "" || o.oidcIssuer != "" {
-		opts.RemoteKeys = &pipeline.RemoteKeysConfig{
-			JWKSURL:    o.jwksURL,
-			OIDCIssuer: o.oidcIssuer,
-			Refresh:    o.jwksRefresh,
-			MinRefresh: o.jwksMinRefresh,
-			Timeout:    o.jwksTimeout,
+		opts.RemoteKeys = o.fetchConfig(o.jwksURL, o.oidcIssuer)
+	}
+	if o.issuersFile != "" {
+		var err error
+		if opts.Issuers, err = readIssuers(o); err != nil {
+			return opts, configError{err}
 		}
 	}
 	if o.databaseURL != "" {

@@ -26,6 +26,8 @@ type serveOptions struct {
 	jwksMinRefresh time.Duration
 	jwksTimeout    time.Duration
 
+	issuersFile string
+
 	issuer, audience  string
 	subjectClaim      string
 	sessionStartClaim string
@@ -70,7 +72,8 @@ revokd that uses it; otherwise in an embedded store (bbolt) under
 
 At least one verification key is needed (--hmac-secret-file, --public-key,
 --jwks-file), or keys fetched from an identity provider (--jwks-url or
---oidc-issuer, instead of those), unless --dev is given: --dev needs no configuration at all.
+--oidc-issuer, instead of those), or a file of several trusted issuers
+(--issuers-file), unless --dev is given: --dev needs no configuration at all.
 It makes an HS256 key in a development directory and prints a sample token
 and the curl commands to try it.
 
@@ -101,6 +104,7 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.jwksRefresh, "jwks-refresh", pipeline.DefaultJWKSRefresh, "with --jwks-url or --oidc-issuer: refetch the keys this often (`duration`)")
 	f.DurationVar(&o.jwksMinRefresh, "jwks-min-refresh", pipeline.DefaultJWKSMinRefresh, "with --jwks-url or --oidc-issuer: a token with an unknown kid refetches the keys at most this often (`duration`)")
 	f.DurationVar(&o.jwksTimeout, "jwks-timeout", pipeline.DefaultJWKSTimeout, "with --jwks-url or --oidc-issuer: one fetch's limit, and the longest a validation waits for one (`duration`)")
+	f.StringVar(&o.issuersFile, "issuers-file", "", "JSON `file` of trusted issuers, each with its keys, audiences, algorithms and subject claim, instead of the key and issuer flags (see docs/keys.md); SIGHUP reads it again")
 	f.Var(&o.algorithms, "algorithms", "comma-separated `list` of allowed algorithms, such as RS256,ES256 (default: all the keys support; never none)")
 
 	f.StringVar(&o.issuer, "issuer", "", "required iss `value` (default: not checked)")
@@ -116,7 +120,7 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.Var(&o.requireClaims, "require-claim", "refuse tokens (bad_claim) unless claim `name=value`, such as token_type=access; repeatable or comma-separated; a validate request's expect replaces them")
 	f.IntVar(&o.tokenCacheMB, "token-cache-mb", 64, "memory for the verified-token cache, in `MiB`; 0 turns it off")
 
-	f.Var(&o.backchannelClientIDs, "backchannel-client-id", "enable POST /v1/backchannel-logout (OpenID Connect Back-Channel Logout) for logout tokens whose aud names this client `id`; repeatable or comma-separated; needs --issuer or --oidc-issuer")
+	f.Var(&o.backchannelClientIDs, "backchannel-client-id", "enable POST /v1/backchannel-logout (OpenID Connect Back-Channel Logout) for logout tokens whose aud names this client `id`; repeatable or comma-separated; needs --issuer, --oidc-issuer or --issuers-file")
 	f.DurationVar(&o.backchannelMaxAge, "backchannel-max-age", daemon.DefaultBackchannelMaxAge, "with --backchannel-client-id: refuse logout tokens whose iat is older than this `duration`")
 
 	f.Var(&o.logLevel, "log-level", "log `level`: debug, info, warn or error")
@@ -146,8 +150,10 @@ func (o *serveOptions) check() error {
 	local := o.hmacSecretFile != "" || len(o.publicKeys) > 0 || o.jwksFile != ""
 	remote := o.jwksURL != "" || o.oidcIssuer != ""
 	switch {
-	case !local && !remote && !o.dev:
-		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key, --jwks-file, --jwks-url or --oidc-issuer (or --dev to try revokd out)")
+	case o.issuersFile != "" && (local || remote || o.dev || o.issuer != "" || o.audience != "" || len(o.algorithms) > 0):
+		return fmt.Errorf("--issuers-file gives every issuer's keys, audiences and algorithms: give no --hmac-secret-file, --public-key, --jwks-file, --jwks-url, --oidc-issuer, --issuer, --audience, --algorithms or --dev with it")
+	case !local && !remote && !o.dev && o.issuersFile == "":
+		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key, --jwks-file, --jwks-url, --oidc-issuer or --issuers-file (or --dev to try revokd out)")
 	case remote && (local || o.dev):
 		return fmt.Errorf("--jwks-url and --oidc-issuer fetch every key: give no --hmac-secret-file, --public-key, --jwks-file or --dev with them")
 	case o.jwksURL != "" && o.oidcIssuer != "":
@@ -184,8 +190,8 @@ func (o *serveOptions) check() error {
 		return fmt.Errorf("--subject-claim and --session-start-claim must not be empty")
 	case len(o.cutoffClaims.list) == 0:
 		return fmt.Errorf("--cutoff-claims must name at least one claim")
-	case len(o.backchannelClientIDs) > 0 && o.issuer == "" && o.oidcIssuer == "":
-		return fmt.Errorf("--backchannel-client-id needs --issuer or --oidc-issuer: a logout token's iss must name the issuer")
+	case len(o.backchannelClientIDs) > 0 && o.issuer == "" && o.oidcIssuer == "" && o.issuersFile == "":
+		return fmt.Errorf("--backchannel-client-id needs --issuer, --oidc-issuer or --issuers-file: a logout token's iss must name a trusted issuer")
 	case o.backchannelMaxAge <= 0:
 		return fmt.Errorf("--backchannel-max-age must be positive, got %s", o.backchannelMaxAge)
 	}

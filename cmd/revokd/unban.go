@@ -30,7 +30,7 @@ func runUnban(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	c, callCtx, done := cf.open(ctx)
 	defer done()
-	resp, err := c.Unban(callCtx, apitype.UnbanRequest{Sub: t.sub, Claim: t.claim, Value: t.value})
+	resp, err := c.Unban(callCtx, apitype.UnbanRequest{Sub: t.sub, Claim: t.claim, Value: t.value, Iss: t.iss})
 	if err != nil {
 		return callFailed(stderr, "unban", err)
 	}

@@ -33,13 +33,14 @@ import (
 type fakeIdP struct {
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	keys   map[string]*ecdsa.PrivateKey
-	issuer string        // served in discovery; default the server's URL
-	down   bool          // answer 503
-	hold   chan struct{} // when set, a JWKS request waits for it to close (or its own end)
-	held   chan struct{} // told of each held request
-	served int           // good JWKS answers
+	mu        sync.Mutex
+	keys      map[string]*ecdsa.PrivateKey
+	issuer    string        // served in discovery; default the server's URL
+	jwksQuery string        // added to the jwks_uri served in discovery
+	down      bool          // answer 503
+	hold      chan struct{} // when set, a JWKS request waits for it to close (or its own end)
+	held      chan struct{} // told of each held request
+	served    int           // good JWKS answers
 }
 
 func newFakeIdP(t *testing.T, kids ...string) *fakeIdP {
@@ -51,12 +52,12 @@ func newFakeIdP(t *testing.T, kids ...string) *fakeIdP {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		iss := p.issuer
+		iss, query := p.issuer, p.jwksQuery
 		p.mu.Unlock()
 		if iss == "" {
 			iss = p.srv.URL
 		}
-		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": p.srv.URL + "/jwks"})
+		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": p.srv.URL + "/jwks" + query})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
@@ -378,5 +379,42 @@ func TestRemoteKeysIssuerMismatch(t *testing.T) {
 	}
 	if f.d.replica.Ready() {
 		t.Error("ready without keys")
+	}
+}
+
+// TestRemoteKeysRediscovery: each timed refresh reads the discovery
+// document again, so a new jwks_uri is followed; a document that later
+// names another issuer fails that fetch, keeps the set in use and the
+// daemon running, and shows in status.
+func TestRemoteKeysRediscovery(t *testing.T) {
+	idp := newFakeIdP(t, "k1")
+	f := newRemoteDaemon(t, idp)
+	tok := idp.mint(t, "k1", "alice")
+	f.startKeys(t)
+	<-f.d.replica.Loaded()
+
+	idp.set(func(p *fakeIdP) { p.jwksQuery = "?v=2" })
+	f.clock.WaitForWaiters(1) // the refresh timer
+	f.clock.Add(testRefresh)
+	f.waitFetches(t, 2, 0)
+	if got, want := f.d.svc.Status().JWKSURL, idp.srv.URL+"/jwks?v=2"; got != want {
+		t.Errorf("jwks_url after a refresh: got %q, want the newly discovered %q", got, want)
+	}
+
+	idp.set(func(p *fakeIdP) { p.issuer = "https://evil.example" })
+	f.clock.WaitForWaiters(1)
+	f.clock.Add(testRefresh)
+	f.waitFetches(t, 2, 1)
+	if st := f.d.svc.Status(); !strings.Contains(st.JWKSError, "another issuer") {
+		t.Errorf("status after a mismatched rediscovery: jwks_error %q, want it to name the mismatch", st.JWKSError)
+	}
+	if got := f.reason(t, tok); got != "active" {
+		t.Errorf("token after a mismatched rediscovery: got %q, want active with the set kept", got)
+	}
+	select {
+	case err := <-f.run:
+		f.run <- err // for the cleanup
+		t.Fatalf("the fetchers stopped after a mismatched rediscovery: %v", err)
+	default:
 	}
 }

@@ -87,8 +87,13 @@ type keySet struct {
 	fetched time.Time
 }
 
-// fetch is one fetch of the set; done is closed when it ends.
-type fetch struct{ done chan struct{} }
+// fetch is one fetch of the set; done is closed when it ends. A timed one
+// reads the discovery document again first, so a provider that moves its
+// jwks_uri is followed within one refresh.
+type fetch struct {
+	done  chan struct{}
+	timed bool
+}
 
 // ErrIssuerMismatch is a discovery document naming an issuer other than
 // the one configured: the provider is misconfigured, or it is not the
@@ -205,11 +210,15 @@ func (k *RemoteKeys) scheduled(ctx context.Context) (bool, error) {
 		k.mu.Unlock()
 		return true, nil
 	}
-	f := &fetch{done: make(chan struct{})}
+	f := &fetch{done: make(chan struct{}), timed: true}
 	k.inflight = f
 	k.mu.Unlock()
 	err := k.perform(ctx, f)
-	if errors.Is(err, ErrIssuerMismatch) {
+	if errors.Is(err, ErrIssuerMismatch) && k.current() == nil {
+		// Never trusted: no keys are better than keys a provider that
+		// does not claim the issuer hands out. Once a set is in use, a
+		// mismatch is a failed fetch: the set stays, and so does the
+		// daemon.
 		return false, err
 	}
 	return err == nil, nil
@@ -231,7 +240,7 @@ func (k *RemoteKeys) perform(ctx context.Context, f *fetch) error {
 		case <-stop:
 		}
 	})
-	keys, err := k.fetchSet(ctx)
+	keys, err := k.fetchSet(ctx, f.timed)
 	close(stop)
 	wg.Wait()
 	timer.Stop()
@@ -279,15 +288,23 @@ func (k *RemoteKeys) url() string {
 	return k.cfg.OIDCIssuer
 }
 
-// fetchSet discovers the JWKS URL if it is not known yet, then fetches and
-// parses the set.
-func (k *RemoteKeys) fetchSet(ctx context.Context) ([]*verifyKey, error) {
-	if k.jwksURL.Load() == nil {
+// fetchSet discovers the JWKS URL if it is not known yet, or again when
+// rediscover is set, then fetches and parses the set. A document that
+// cannot be fetched when the URL is known already leaves it as it is; one
+// that names another issuer fails the fetch.
+func (k *RemoteKeys) fetchSet(ctx context.Context, rediscover bool) ([]*verifyKey, error) {
+	if k.cfg.OIDCIssuer != "" && (k.jwksURL.Load() == nil || rediscover) {
 		u, err := k.discover(ctx)
-		if err != nil {
+		switch {
+		case err == nil:
+			if old := k.jwksURL.Swap(&u); old != nil && *old != u {
+				k.cfg.Logger.Info("OIDC discovery names a new jwks_uri", "old", *old, "new", u)
+			}
+		case k.jwksURL.Load() == nil, errors.Is(err, ErrIssuerMismatch):
 			return nil, err
+		default:
+			k.cfg.Logger.Warn("OIDC discovery failed; fetching the keys from the jwks_uri it named last", "url", *k.jwksURL.Load(), "err", err)
 		}
-		k.jwksURL.Store(&u)
 	}
 	body, err := k.get(ctx, *k.jwksURL.Load())
 	if err != nil {

@@ -202,16 +202,17 @@ func (k *RemoteKeys) Run(ctx context.Context) error {
 	}
 }
 
-// scheduled runs the timer's fetch, unless a validation's is under way,
-// and reports whether the set is good now.
+// scheduled runs the timer's fetch, or the fetch a validation asked for
+// if one waits (only Run performs fetches, so it has not started), and
+// reports whether the set is good now: a failure is retried with the
+// backoff whichever fetch it was.
 func (k *RemoteKeys) scheduled(ctx context.Context) (bool, error) {
 	k.mu.Lock()
-	if k.inflight != nil { // Run performs it when woken: the set is as fresh as it gets
-		k.mu.Unlock()
-		return true, nil
+	f := k.inflight
+	if f == nil {
+		f = &fetch{done: make(chan struct{}), timed: true}
+		k.inflight = f
 	}
-	f := &fetch{done: make(chan struct{}), timed: true}
-	k.inflight = f
 	k.mu.Unlock()
 	err := k.perform(ctx, f)
 	if errors.Is(err, ErrIssuerMismatch) && k.current() == nil {

@@ -307,3 +307,44 @@ func keyMetrics(t *testing.T, svc *Service) map[string]float64 {
 	}
 	return got
 }
+
+// TestIssuersReloadBeforeReady: readiness waits for the first set of each
+// issuer fetched from the start; a reload that removes such an issuer
+// before its set came, or replaces its fetcher, must not leave readiness
+// waiting for a fetcher that no longer runs.
+func TestIssuersReloadBeforeReady(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    func(idpB *fakeIdP) []Issuer // what the reload trusts besides A
+	}{
+		{"B removed", func(*fakeIdP) []Issuer { return nil }},
+		{"B's fetch settings changed", func(idpB *fakeIdP) []Issuer { return []Issuer{fetchedIssuer(idpB, 2*testRefresh)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idpA, idpB := newFakeIdP(t, "a1"), newFakeIdP(t, "b1")
+			idpB.set(func(p *fakeIdP) { p.down = true })
+			f := newIssuersRemoteDaemon(t, []Issuer{fetchedIssuer(idpA, testRefresh), fetchedIssuer(idpB, testRefresh)})
+			f.startKeys(t)
+			f.waitFetchesOf(t, idpA.srv.URL, 1)
+			testwait.For(t, "B's first fetch to fail", func() bool {
+				st, _ := f.keysOf(idpB.srv.URL)
+				return st.FetchesError >= 1
+			})
+			if err := f.d.svc.Readiness(); err == nil {
+				t.Fatal("ready without B's first set, want not ready")
+			}
+			err := f.d.ReloadIssuers(func() ([]Issuer, error) {
+				return append([]Issuer{fetchedIssuer(idpA, testRefresh)}, tc.b(idpB)...), nil
+			})
+			if err != nil {
+				t.Fatalf("ReloadIssuers: %v", err)
+			}
+			testwait.For(t, "readiness once the fetcher it waited for is gone", func() bool {
+				return f.d.svc.Readiness() == nil
+			})
+			if got := f.reason(t, idpA.mint(t, "a1", "alice")); got != "active" {
+				t.Errorf("A's token: got %q, want active", got)
+			}
+		})
+	}
+}

@@ -348,3 +348,37 @@ func TestIssuersReloadBeforeReady(t *testing.T) {
 		})
 	}
 }
+
+// TestIssuersStatusOneFetched: with several issuers, a fetched key set is
+// listed by issuer even when it is the only one fetched; the one issuer of
+// the one-issuer flags, or of a file of one entry, has it inline.
+func TestIssuersStatusOneFetched(t *testing.T) {
+	idp := newFakeIdP(t, "k1")
+	static := Issuer{Issuer: pipeline.Issuer{Issuer: "https://static.example", Keys: pipeline.KeyMaterial{HMACSecret: testSecret}}}
+	for _, tc := range []struct {
+		name     string
+		list     []Issuer
+		byIssuer bool
+	}{
+		{"two issuers, one fetched", []Issuer{static, fetchedIssuer(idp, testRefresh)}, true},
+		{"one issuer, fetched", []Issuer{fetchedIssuer(idp, testRefresh)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newIssuersRemoteDaemon(t, tc.list)
+			f.startKeys(t)
+			<-f.d.replica.Loaded()
+			st := statusJSON(t, f.d.svc)
+			want := apitype.KeySetStatus{JWKSURL: idp.srv.URL + "/jwks", JWKSFetched: t0}
+			if tc.byIssuer {
+				want.Issuer = idp.srv.URL
+				if st.JWKSURL != "" || len(st.Issuers) != 1 || st.Issuers[0] != want {
+					t.Errorf("status: inline %+v, by issuer %+v; want only %+v by issuer", st.KeySetStatus, st.Issuers, want)
+				}
+				return
+			}
+			if st.KeySetStatus != want || len(st.Issuers) != 0 {
+				t.Errorf("status: inline %+v, by issuer %+v; want %+v inline", st.KeySetStatus, st.Issuers, want)
+			}
+		})
+	}
+}

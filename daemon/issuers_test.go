@@ -468,6 +468,20 @@ func TestIssuersBackchannelConfig(t *testing.T) {
 		t.Fatalf("New with issuers and logout: %v", err)
 	}
 	d.Close()
+	unnamed := twoIssuers(t)[:1]
+	unnamed[0].Issuer.Issuer = ""
+	d, err = New(Options{
+		Pipeline:    pipeline.Config{Leeway: testLeeway},
+		Issuers:     unnamed,
+		Backchannel: &BackchannelConfig{ClientIDs: []string{testClientID}},
+		Source:      func(r *cache.Replica) (cache.Source, error) { return newMemSource(r, clocktest.New(t0)), nil },
+	})
+	if err == nil {
+		d.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "needs the issuer") {
+		t.Errorf("New with logout and one issuer without a name, which no logout token could name: %v, want an error", err)
+	}
 	_, err = New(Options{
 		Pipeline:   pipeline.Config{Leeway: testLeeway},
 		Issuers:    twoIssuers(t),

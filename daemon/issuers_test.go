@@ -134,9 +134,9 @@ func (m *memSource) cutoffKeys() map[[2]string]bool {
 	return out
 }
 
-// framings sends a write by HTTP or as an NDJSON line and returns the
+// writeFraming sends a write by HTTP or as an NDJSON line and returns the
 // status (NDJSON: 200, or 400 for a bad_request error) and the answer.
-type framing struct {
+type writeFraming struct {
 	name string
 	send func(t *testing.T, path, op, body string) (int, string)
 }
@@ -150,7 +150,7 @@ func messageOf(answer string) string {
 	return e.Error.Message
 }
 
-var framings = []framing{
+var writeFramings = []writeFraming{
 	{"HTTP", func(t *testing.T, path, op, body string) (int, string) {
 		resp, b := doHTTP(t, httpClient(t, path), "POST", "/v1/"+op, body, nil)
 		return resp.StatusCode, string(b)
@@ -221,7 +221,7 @@ func TestIssuersRevokeAll(t *testing.T) {
 		{name: "value too long at its issuer", body: `{"sub":"` + strings.Repeat("x", cache.MaxValueBytes-2) + `","iss":"https://a.example"}`, msg: `value at issuer "https://a.example"`},
 		{name: "iss not a string", body: `{"sub":"42","iss":7}`, msg: `"iss" must be a string`},
 	}
-	for _, fr := range framings {
+	for _, fr := range writeFramings {
 		for _, tc := range tests {
 			t.Run(fr.name+"/"+tc.name, func(t *testing.T) {
 				d, src := newTwoIssuerDaemon(t, nil)
@@ -257,7 +257,7 @@ func TestIssuersRevokeAll(t *testing.T) {
 
 // TestIssuersUnban: unban's iss lifts the ban at that issuer only.
 func TestIssuersUnban(t *testing.T) {
-	for _, fr := range framings {
+	for _, fr := range writeFramings {
 		t.Run(fr.name, func(t *testing.T) {
 			d, _ := newTwoIssuerDaemon(t, nil)
 			ts := startServer(t, Config{Backend: d.svc})
@@ -307,7 +307,7 @@ func TestOneIssuerRevokeAllIss(t *testing.T) {
 		{"any iss without --issuer", "", `{"sub":"42","iss":"https://a.example"}`,
 			`{"claim":"sub","value":"42","iss":"https://a.example","before":"2027-01-15T12:00:00Z"}`},
 	}
-	for _, fr := range framings {
+	for _, fr := range writeFramings {
 		for _, tc := range tests {
 			t.Run(fr.name+"/"+tc.name, func(t *testing.T) {
 				d, src := openMemDaemon(t, clocktest.New(t0), Options{

@@ -60,15 +60,21 @@ type backchannel struct {
 // checkBackchannel settles a BackchannelConfig against the validation
 // settings: the issuer must be known, and the cutoff claims a logout
 // writes must be configured.
-func checkBackchannel(b BackchannelConfig, pc pipeline.Config, issuers bool) (BackchannelConfig, error) {
+func checkBackchannel(b BackchannelConfig, pc pipeline.Config, issuers []Issuer) (BackchannelConfig, error) {
 	claims := pc.CutoffClaims
 	if len(claims) == 0 {
 		claims = pipeline.DefaultCutoffClaims
 	}
+	named := pc.Issuer != ""
+	if len(issuers) > 0 {
+		// A table of one issuer may leave its name out, as the flags may;
+		// no logout token could then name it.
+		named = !slices.ContainsFunc(issuers, func(is Issuer) bool { return is.Issuer.Issuer == "" })
+	}
 	switch {
 	case len(b.ClientIDs) == 0 || slices.Contains(b.ClientIDs, ""):
 		return b, errors.New("back-channel logout: give at least one non-empty client id")
-	case pc.Issuer == "" && !issuers:
+	case !named:
 		return b, errors.New("back-channel logout needs the issuer (--issuer, --oidc-issuer or --issuers-file): a logout token's iss must name it")
 	case b.MaxAge < 0:
 		return b, fmt.Errorf("back-channel logout: max age %s is negative", b.MaxAge)

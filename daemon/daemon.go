@@ -85,7 +85,7 @@ func New(opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: stale after %s is negative", opts.StaleAfter)
 	}
 	if opts.Backchannel != nil {
-		b, err := checkBackchannel(*opts.Backchannel, opts.Pipeline, len(opts.Issuers) > 0)
+		b, err := checkBackchannel(*opts.Backchannel, opts.Pipeline, opts.Issuers)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/internal/testwait"
 )
@@ -125,6 +127,9 @@ func FuzzNDJSON(f *testing.F) {
 		`{"op":"status"}` + "\v\n" + `{"op":"status"}` + "\f",
 		`{"op":"validate","token":"good","expect":{"token_type":"refresh"}}` + "\n",
 		`{"expect":{},"op":"validate","token":"good"}` + "\n" + `{"op":"validate","token":"good","expect":{"n":1}}` + "\n",
+		// iss scopes revoke-all and unban to one issuer.
+		`{"op":"revoke-all","sub":"1","iss":"https://a.example"}` + "\n" + `{"op":"unban","claim":"sid","value":"s","iss":"https://b.example"}` + "\n",
+		`{"op":"revoke-all","sub":"1","iss":7}` + "\n" + `{"op":"unban","sub":"1","iss":null,"iss":""}` + "\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -165,6 +170,7 @@ func FuzzHTTP(f *testing.F) {
 		"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 		"GARBAGE\r\n\r\n",
 		"POST /v1/unban HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"sub\":\"1\"}GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /v1/revoke-all HTTP/1.1\r\nHost: x\r\nContent-Length: 37\r\n\r\n{\"sub\":\"1\",\"iss\":\"https://a.example\"}",
 		"{\"op\":\"status\"}\n",
 		"POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"token\":\"good\",\"expect\":{\"token_type\":\"access\"}}",
 		// RFC 7662 form bodies: every one is answered 200 with JSON.
@@ -189,6 +195,12 @@ func FuzzHTTP(f *testing.F) {
 		"logout_token=" + good,
 		"logout_token=" + mintLogout(f, logoutClaimsFor("", "bob", "fuzz-2"), "JWT"),
 		"logout_token=" + mintLogout(f, with(map[string]any{"nonce": "n", "jti": "fuzz-3"}), ""),
+		// A second issuer's logout tokens, which this daemon does not
+		// trust: signed with the trusted issuer's secret, and with a key
+		// of the second issuer's own.
+		"logout_token=" + mintLogout(f, with(map[string]any{"iss": "https://b.example", "jti": "fuzz-4"}), ""),
+		"logout_token=" + mintLogoutWith(f, jwt.SigningMethodES256, keyB(), with(map[string]any{"iss": "https://b.example", "jti": "fuzz-5"})),
+		"logout_token=" + mintLogout(f, with(map[string]any{"iss": testIssuer + "#b", "jti": "fuzz-6"}), ""),
 		"logout_token=" + good + "&logout_token=" + good,
 		"logout_token=" + head + "." + payload,
 		"logout_token=" + head + ".." + sig,

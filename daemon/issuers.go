@@ -47,6 +47,10 @@ type fetcher struct {
 	issuer string
 	keys   *pipeline.RemoteKeys
 	cancel context.CancelFunc
+	// release lets readiness stop waiting for its first set (nil for a
+	// fetcher a reload made, which readiness never waits for): called
+	// when a reload stops it, as its set will never come.
+	release func()
 }
 
 func newFetchers(clock cache.Clock, logger *slog.Logger) *fetchers {
@@ -84,7 +88,7 @@ func (f *fetchers) resolve(list []Issuer, loaded func() func()) ([]pipeline.Issu
 				if err != nil {
 					return nil, nil, fmt.Errorf("issuer %q: %w", is.Issuer.Issuer, err)
 				}
-				fr = &fetcher{issuer: is.Issuer.Issuer, keys: keys}
+				fr = &fetcher{issuer: is.Issuer.Issuer, keys: keys, release: cfg.Loaded}
 				fresh[key] = fr
 			}
 		}
@@ -107,6 +111,10 @@ func (f *fetchers) adopt(fresh map[fetchKey]*fetcher, list []pipeline.Issuer) {
 		if !used[fr.keys] {
 			if fr.cancel != nil {
 				fr.cancel()
+			}
+			if fr.release != nil {
+				// Readiness must not wait for a set that will never come.
+				fr.release()
 			}
 			delete(f.byKey, key)
 		}

@@ -23,6 +23,7 @@ type Validator interface {
 	Leeway() time.Duration
 	CacheHits() uint64
 	CutoffValue(iss, value string) (string, error)
+	Issuers() []string
 }
 
 // Service is the production Backend: answers come from the pipeline, writes
@@ -219,7 +220,9 @@ func (s *Service) Status() apitype.StatusResponse {
 		}
 		st.Issuers = append(st.Issuers, k)
 	}
-	if len(st.Issuers) == 1 {
+	// Inline for the one issuer only: with several, the one set fetched
+	// among them must still say whose it is.
+	if len(st.Issuers) == 1 && len(s.p.Issuers()) == 1 {
 		st.KeySetStatus, st.Issuers = st.Issuers[0], nil
 		st.KeySetStatus.Issuer = ""
 	}

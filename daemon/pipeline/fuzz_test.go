@@ -68,6 +68,14 @@ func FuzzValidate(f *testing.F) {
 	} {
 		f.Add(signHS256(cfg.HMACSecret, `{"alg":"HS256","typ":"JWT"}`, payload))
 	}
+	// An iss that names no issuer, or is not a string, on a token signed
+	// by someone else: this profile trusts one issuer, which every token
+	// goes to, so the signature decides (FuzzValidateIssuers reads iss
+	// before any key is tried).
+	other := []byte("not the seed profile's secret, no")
+	for _, iss := range []string{`"https://nobody.example"`, `7`, `["https://nobody.example"]`, `null`, `""`} {
+		f.Add(signHS256(other, `{"alg":"HS256","typ":"JWT"}`, valid+`,"iss":`+iss+`}`))
+	}
 	clock := clocktest.New(now)
 	cfg.Clock = clock
 	cfg.Replica = cache.NewReplica(clock, cfg.MaxSessionAge, cfg.Leeway)

@@ -44,8 +44,9 @@ type trusted struct {
 	kc           *keyConfig
 	remote       *RemoteKeys
 	ring         atomic.Pointer[remoteRing] // the keyring of remote's current set
-	// scope prefixes the value of each of its tokens' cutoffs when several
-	// issuers are trusted; empty with one.
+	// scope prefixes a claim's value to make the value a cutoff at this
+	// issuer is stored under when several issuers are trusted: its name
+	// and ScopeSeparator; empty for an issuer with no name.
 	scope string
 	table *issuerTable // the table it belongs to, which a cache hit must still be in use
 }
@@ -119,15 +120,21 @@ func (t *trusted) keyring() (*keyring, *keySet) {
 	return r.ring, set
 }
 
-// scopedValues are the cutoffs a token's claim value answers to: its own
-// value, and with several issuers its value at its issuer as well. A
-// cutoff made without an issuer thus reaches the subject at every issuer,
-// which fails closed for cutoffs made before a second issuer was added.
+// cutoffs are the cutoffs a token's claim value answers to: its own
+// value, and for a named issuer its value at that issuer as well. So a
+// cutoff made without an issuer reaches the subject at every issuer,
+// which fails closed for cutoffs made before a second issuer was added;
+// and a cutoff scoped to an issuer keeps reaching it when the others are
+// removed and it is trusted alone, whose cutoffs are written unscoped. A
+// scoped value no store could keep is not looked up: no cutoff can exist
+// under it (a scoped write of it is refused), and the unscoped one still
+// reaches the token.
 func (t *trusted) cutoffs(claim, value string) []ClaimValue {
-	if t.scope == "" {
-		return []ClaimValue{{Claim: claim, Value: value}}
+	own := ClaimValue{Claim: claim, Value: value}
+	if t.scope == "" || cache.CheckCutoff(claim, t.scope+value) != nil {
+		return []ClaimValue{own}
 	}
-	return []ClaimValue{{Claim: claim, Value: t.scope + value}, {Claim: claim, Value: value}}
+	return []ClaimValue{own, {Claim: claim, Value: t.scope + value}}
 }
 
 // trustedIssuers returns the issuers cfg trusts: its Issuers, or the one its
@@ -173,7 +180,7 @@ func (p *Pipeline) newTable(list []Issuer) (*issuerTable, error) {
 				continue
 			}
 		}
-		tr, err := p.newTrusted(is, len(list) > 1)
+		tr, err := p.newTrusted(is)
 		if err != nil {
 			if len(list) > 1 {
 				err = fmt.Errorf("%s: %w", what, err)
@@ -194,13 +201,13 @@ func (p *Pipeline) newTable(list []Issuer) (*issuerTable, error) {
 	return t, nil
 }
 
-func (p *Pipeline) newTrusted(is Issuer, scoped bool) (*trusted, error) {
+func (p *Pipeline) newTrusted(is Issuer) (*trusted, error) {
 	s := p.cfg
 	tr := &trusted{name: is.Issuer, subjectClaim: is.SubjectClaim, remote: is.RemoteKeys, unique: map[string]bool{}}
 	if tr.subjectClaim == "" {
 		tr.subjectClaim = s.SubjectClaim
 	}
-	if scoped {
+	if is.Issuer != "" {
 		tr.scope = is.Issuer + ScopeSeparator
 	}
 	for _, name := range slices.Concat(registeredClaims, []string{tr.subjectClaim, s.SessionStartClaim}, s.CutoffClaims) {

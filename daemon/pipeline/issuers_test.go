@@ -176,17 +176,26 @@ func TestIssuersScopedCutoffs(t *testing.T) {
 			}
 		}
 	})
-	t.Run("a value too long once scoped is malformed", func(t *testing.T) {
-		// A token must stay revocable: a subject that fits a store alone
-		// but not with its issuer could never be cut off at its issuer.
+	t.Run("a value too long once scoped stays revocable unscoped", func(t *testing.T) {
+		// A subject that fits a store alone but not with its issuer can
+		// carry no scoped cutoff (CutoffValue's value is refused by every
+		// store), so the token is judged by its unscoped value alone.
 		f := twoIssuers(t)
 		long := strings.Repeat("x", cache.MaxValueBytes-len(issA))
-		if got := reasonOf(t, f, tokenA(t, claims{"sub": long})); got != apitype.ReasonMalformed {
-			t.Errorf("several issuers: reason %q, want %q", got, apitype.ReasonMalformed)
+		tok := tokenA(t, claims{"sub": long})
+		if got := reasonOf(t, f, tok); got != "" {
+			t.Errorf("several issuers: reason %q, want active", got)
 		}
-		one := newIssuersFixture(t, pipeline.Config{Issuers: []pipeline.Issuer{issuerA()}})
-		if got := reasonOf(t, one, tokenA(t, claims{"sub": long})); got != "" {
-			t.Errorf("one issuer, where cutoffs are not scoped: reason %q, want active", got)
+		scoped, err := f.p.CutoffValue(issA, long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cache.CheckCutoff("sub", scoped) == nil {
+			t.Fatalf("the scoped value of %d bytes fits a store; the test needs one that does not", len(scoped))
+		}
+		f.cutoff("sub", long, t0)
+		if got := reasonOf(t, f, tok); got != apitype.ReasonSubjectRevoked {
+			t.Errorf("after an unscoped cutoff: reason %q, want %q", got, apitype.ReasonSubjectRevoked)
 		}
 	})
 }
@@ -346,7 +355,10 @@ func TestOneIssuerListIsTheFlags(t *testing.T) {
 		{name: "no subject claim", token: hs256(t, with(good, claims{"uid": nil})), reason: apitype.ReasonMissingClaim},
 		{name: "expired", token: hs256(t, with(good, claims{"exp": t0.Unix()})), reason: apitype.ReasonExpired},
 		{name: "unscoped cutoff", token: hs256(t, good), setup: func(f *fixture) { f.cutoff("sub", "42", t0) }, reason: apitype.ReasonSubjectRevoked},
-		{name: "scoped cutoff is not read", token: hs256(t, good), setup: func(f *fixture) { f.cutoff("sub", issA+"#42", t0) }},
+		// Made while several issuers were trusted: it must keep reaching
+		// the subject once this one is trusted alone.
+		{name: "scoped cutoff", token: hs256(t, good), setup: func(f *fixture) { f.cutoff("sub", issA+"#42", t0) }, reason: apitype.ReasonSubjectRevoked},
+		{name: "another issuer's scoped cutoff", token: hs256(t, good), setup: func(f *fixture) { f.cutoff("sub", issB+"#42", t0) }},
 		{name: "sid cutoff", token: hs256(t, good), setup: func(f *fixture) { f.cutoff("sid", "sess-1", t0) }, reason: apitype.ReasonSessionRevoked},
 	}
 	for _, tc := range tokens {
@@ -543,6 +555,33 @@ func TestReloadIssuersScoping(t *testing.T) {
 	}
 	if got, err := f.p.CutoffValue(issA, "42"); err != nil || got != issA+"#42" {
 		t.Errorf("CutoffValue with two issuers: %q, %v; want %q", got, err, issA+"#42")
+	}
+}
+
+// TestReloadIssuersToOne: a reload from several issuers to one keeps the
+// cutoffs scoped to the one left in force, though its new cutoffs are
+// written unscoped: removing an issuer must never bring a revoked token
+// back. The cutoffs scoped to the issuer removed reach nothing.
+func TestReloadIssuersToOne(t *testing.T) {
+	f := twoIssuers(t)
+	a := tokenA(t, nil)
+	forA, err := f.p.CutoffValue(issA, "42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cutoff("sub", forA, t0.Add(24*time.Hour)) // a ban at A
+	f.cutoff("sid", issB+"#sess-1", t0)          // a logout at B
+	if err := f.p.ReloadIssuers([]pipeline.Issuer{issuerA()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.p.Validate(a).Reason; got != apitype.ReasonSubjectRevoked {
+		t.Errorf("A's banned subject with A alone: reason %q, want %q", got, apitype.ReasonSubjectRevoked)
+	}
+	if got, err := f.p.CutoffValue(issA, "43"); err != nil || got != "43" {
+		t.Errorf("CutoffValue with A alone: %q, %v; want 43 unscoped", got, err)
+	}
+	if got := f.p.Validate(tokenA(t, claims{"sub": "43"})).Reason; got != "" {
+		t.Errorf("A's other subject, whose session B logged out: reason %q, want active", got)
 	}
 }
 

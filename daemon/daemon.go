@@ -36,6 +36,11 @@ type Options struct {
 	// Backchannel, if set, enables POST /v1/backchannel-logout; it needs
 	// Pipeline.Issuer, whose keys verify the logout tokens.
 	Backchannel *BackchannelConfig
+	// Signing, if set, gives the daemon a signing key: it issues and
+	// refreshes tokens (unless PublicOnly), and verifies and publishes the
+	// key's public half. Minting, it makes the privileged writes the
+	// daemon's own uid's and root's unless Server names the writers.
+	Signing *SigningConfig
 
 	Clock      cache.Clock   // default cache.SystemClock
 	Logger     *slog.Logger  // default discards
@@ -58,6 +63,7 @@ type Daemon struct {
 	replica *cache.Replica
 	p       *pipeline.Pipeline
 	keys    *pipeline.RemoteKeys // nil without RemoteKeys
+	tokens  *keys                // the signing key and the published keys
 	reloads reloads
 
 	src cache.Source // nil until open
@@ -103,11 +109,22 @@ func New(opts Options) (*Daemon, error) {
 		}
 		pc.RemoteKeys = keys
 	}
+	tokens, sk, err := newKeys(opts.Signing, &pc)
+	if err != nil {
+		return nil, err
+	}
 	p, err := pipeline.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("validation settings: %w", err)
 	}
-	return &Daemon{opts: opts, replica: replica, p: p, keys: keys}, nil
+	if err := tokens.publish(pipeline.KeyMaterial{HMACSecret: pc.HMACSecret, PublicKeyPEMs: pc.PublicKeyPEMs, JWKS: pc.JWKS}, sk); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if tokens.minter() != nil && len(opts.Server.WriteUIDs) == 0 && len(opts.Server.WriteGIDs) == 0 {
+		opts.Server.WriteUIDs = defaultWriters()
+	}
+	return &Daemon{opts: opts, replica: replica, p: p, keys: keys, tokens: tokens}, nil
 }
 
 func btoi(b bool) int {
@@ -155,11 +172,13 @@ func (d *Daemon) open(ctx context.Context) error {
 	}
 	d.svc = newService(d.p, d.replica, d.src, o.Clock, o.StaleAfter, pc.CutoffClaims)
 	d.svc.keys = d.keys
+	d.svc.tokens = d.tokens
 	if d.keys == nil {
 		d.svc.reloads = &d.reloads
 	}
 	sc := o.Server
 	sc.Backend, sc.Logger, sc.Version, sc.Clock = d.svc, o.Logger, o.Version, o.Clock
+	sc.Tokens = d.svc
 	if b := o.Backchannel; b != nil {
 		d.svc.logout = &backchannel{clientIDs: b.ClientIDs, maxAge: b.MaxAge, issuer: oneIssuer(pc.Issuer, d.p)}
 		sc.Logout = d.svc

@@ -24,7 +24,11 @@ type Config struct {
 	Backend Backend // required
 	// Logout serves POST /v1/backchannel-logout; nil: the route is 404,
 	// as back-channel logout is off.
-	Logout  Logouter
+	Logout Logouter
+	// Tokens serves POST /v1/issue, POST /v1/refresh and GET /v1/jwks,
+	// and ops issue and refresh; nil: they are 404 (an error line over
+	// NDJSON).
+	Tokens  Minter
 	Logger  *slog.Logger // nil: discard
 	Version string       // sent in apitype.VersionHeader and in status
 
@@ -33,8 +37,8 @@ type Config struct {
 	// added. Never the global default, so tests can build many servers.
 	Metrics *prometheus.Registry
 
-	// WriteUIDs and WriteGIDs limit revoke-all, unban and a revoke by bare
-	// jti to callers whose peer credentials (SO_PEERCRED; the GID may be
+	// WriteUIDs and WriteGIDs limit revoke-all, unban, issue and a revoke
+	// by bare jti to callers whose peer credentials (SO_PEERCRED; the GID may be
 	// primary or supplementary) are listed. Both empty: anyone who can open
 	// the socket. A revoke with the token in hand is open to all.
 	WriteUIDs, WriteGIDs []int
@@ -129,6 +133,7 @@ func NewServer(cfg Config) *Server {
 	s.h = &handlers{
 		backend: cfg.Backend,
 		logout:  cfg.Logout,
+		tokens:  cfg.Tokens,
 		access:  s.access,
 		version: cfg.Version,
 		maxBody: lim.maxBodyBytes,

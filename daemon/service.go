@@ -36,6 +36,7 @@ type Service struct {
 	keys         *pipeline.RemoteKeys // nil unless keys are fetched
 	reloads      *reloads             // nil with fetched keys, and in tests that build a Service alone
 	logout       *backchannel         // nil unless back-channel logout is on
+	tokens       *keys                // the signing key and the published keys
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:
@@ -78,6 +79,8 @@ func (s *Service) Revoke(ctx context.Context, req apitype.RevokeRequest) (apityp
 		exp time.Time
 	)
 	switch {
+	case req.Token != "" && req.Scope != "":
+		return s.revokeScope(ctx, req)
 	case req.Token != "":
 		res := s.p.Revocable(req.Token)
 		if res.Reason == apitype.ReasonUnavailable {

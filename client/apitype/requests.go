@@ -15,12 +15,22 @@ type ValidateRequest struct {
 }
 
 // RevokeRequest is the body of POST /v1/revoke (op revoke): either a token,
-// or a token id with its expiry (Unix seconds).
+// or a token id with its expiry (Unix seconds). With a token, Scope widens
+// the revocation from the token alone to its session (ScopeSession: a
+// cutoff on its sid) or its subject (ScopeSubject: a cutoff on its
+// subject).
 type RevokeRequest struct {
 	Token string `json:"token,omitempty"`
 	JTI   string `json:"jti,omitempty"`
 	Exp   int64  `json:"exp,omitempty"`
+	Scope string `json:"scope,omitempty"`
 }
+
+// Scopes of a RevokeRequest with a token (POST /v1/revoke, op revoke).
+const (
+	ScopeSession = "session" // every token of the token's session: its refreshed descendants too
+	ScopeSubject = "subject" // every token of the token's subject: logout everywhere
+)
 
 // RevokeAllRequest is the body of POST /v1/revoke-all (op revoke-all): Sub,
 // or Claim and Value. Before defaults to now; a future Before is a ban.

@@ -22,26 +22,27 @@ import (
 // keys are left out, so with HMAC keys alone the set is empty.
 func JWKS(m pipeline.KeyMaterial, signing *Key) ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
-	seen := map[string]bool{} // thumbprint + kid
-	add := func(k jose.JSONWebKey) error {
+	seen := map[string]bool{} // thumbprint + " " + kid
+	keys := map[string]bool{} // thumbprint: a key published under any kid
+	// add publishes k, unless it is there already under its kid, or, with
+	// anyKid, under any (a PEM key has no kid of its own; the signing key
+	// sits in m as a PEM too, by AddTo).
+	add := func(k jose.JSONWebKey, anyKid bool) error {
 		tp, err := Thumbprint(k.Key)
 		if err != nil {
 			return err
 		}
-		if seen[tp+" "+k.KeyID] || seen[tp+" *"] {
+		if seen[tp+" "+k.KeyID] || anyKid && keys[tp] {
 			return nil
 		}
-		seen[tp+" "+k.KeyID] = true
+		seen[tp+" "+k.KeyID], keys[tp] = true, true
 		set.Keys = append(set.Keys, k)
 		return nil
 	}
 	if signing != nil && signing.public != nil {
-		if err := add(*signing.public); err != nil {
+		if err := add(*signing.public, false); err != nil {
 			return nil, err
 		}
-		// The signing key also sits in m as a PEM (AddTo): once is enough.
-		tp, _ := Thumbprint(signing.public.Key)
-		seen[tp+" *"] = true
 	}
 	for i, data := range m.PublicKeyPEMs {
 		pubs, err := pipeline.ParsePublicKeyPEM(data)
@@ -53,7 +54,7 @@ func JWKS(m pipeline.KeyMaterial, signing *Key) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("public key %d: %w", i+1, err)
 			}
-			if err := add(jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: onlyAlg(pub), Use: "sig"}); err != nil {
+			if err := add(jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: onlyAlg(pub), Use: "sig"}, true); err != nil {
 				return nil, fmt.Errorf("public key %d: %w", i+1, err)
 			}
 		}
@@ -69,7 +70,7 @@ func JWKS(m pipeline.KeyMaterial, signing *Key) ([]byte, error) {
 // addFileKeys adds the public signature keys of a JWKS file. The pipeline
 // has read the file already: keys it skips (of a type go-jose does not
 // know, or for encryption) are skipped here too.
-func addFileKeys(data []byte, add func(jose.JSONWebKey) error) error {
+func addFileKeys(data []byte, add func(jose.JSONWebKey, bool) error) error {
 	var file struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -88,7 +89,7 @@ func addFileKeys(data []byte, add func(jose.JSONWebKey) error) error {
 		if !pub.Valid() {
 			continue
 		}
-		if err := add(pub); err != nil {
+		if err := add(pub, false); err != nil {
 			return fmt.Errorf("JWKS key %d: %w", i, err)
 		}
 	}

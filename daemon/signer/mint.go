@@ -61,7 +61,7 @@ type Token struct {
 var (
 	// ErrReservedClaim refuses an issue whose claims would set one the
 	// signer sets itself.
-	ErrReservedClaim = errors.New("claim is set by revokd")
+	ErrReservedClaim = errors.New(`"claims" may not set a claim revokd sets`)
 	// ErrSessionExpired refuses a refresh whose session has reached the
 	// maximum session age: the next token would expire at once.
 	ErrSessionExpired = errors.New("session has reached the maximum session age")
@@ -86,7 +86,7 @@ func (s *Signer) reserved(name string) bool {
 func (s *Signer) Issue(sub string, claims map[string]json.RawMessage, ttl time.Duration, now time.Time) (Token, error) {
 	for name := range claims {
 		if s.reserved(name) {
-			return Token{}, fmt.Errorf("%w: %q cannot be given in claims", ErrReservedClaim, name)
+			return Token{}, fmt.Errorf("%w: %q", ErrReservedClaim, name)
 		}
 	}
 	if ttl == 0 {

@@ -268,7 +268,7 @@ func TestIssueEveryAlgorithm(t *testing.T) {
 			if !keys[0].IsPublic() || keys[0].Algorithm != alg {
 				t.Errorf("published key: public %v, alg %q; want public, %s", keys[0].IsPublic(), keys[0].Algorithm, alg)
 			}
-			jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,12 +26,6 @@ type RevokeRequest struct {
 	Scope string `json:"scope,omitempty"`
 }
 
-// Scopes of a RevokeRequest with a token (POST /v1/revoke, op revoke).
-const (
-	ScopeSession = "session" // every token of the token's session: its refreshed descendants too
-	ScopeSubject = "subject" // every token of the token's subject: logout everywhere
-)
-
 // RevokeAllRequest is the body of POST /v1/revoke-all (op revoke-all): Sub,
 // or Claim and Value. Before defaults to now; a future Before is a ban.
 type RevokeAllRequest struct {

@@ -43,3 +43,9 @@ type RefreshResponse struct {
 	Reason string     `json:"reason,omitempty"`
 	Until  *time.Time `json:"until,omitempty"`
 }
+
+// Scopes of a RevokeRequest with a token (POST /v1/revoke, op revoke).
+const (
+	ScopeSession = "session" // every token of the token's session: its refreshed descendants too
+	ScopeSubject = "subject" // every token of the token's subject: logout everywhere
+)

@@ -75,7 +75,7 @@ func verifyWithJWKS(t *testing.T, socket, token string) error {
 	if len(keys) != 1 {
 		return fmt.Errorf("the set holds %d keys of kid %q: %s", len(keys), kidOf(t, token), body)
 	}
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/revokd/revokd/daemon/pipeline"
 )
 
-func pemOf(t *testing.T, typ string, der []byte) []byte {
+func pemOf(t testing.TB, typ string, der []byte) []byte {
 	t.Helper()
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }

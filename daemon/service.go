@@ -202,6 +202,7 @@ func (s *Service) Status() apitype.StatusResponse {
 	if !lastContact.IsZero() {
 		st.StaleSeconds = staleSeconds(now.Sub(lastContact))
 	}
+	s.tokens.status(&st)
 	if s.keys != nil {
 		ks := s.keys.Status()
 		st.JWKSURL, st.JWKSError = ks.URL, ks.LastError

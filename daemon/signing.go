@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
 	"github.com/revokd/revokd/daemon/signer"
 )
@@ -198,4 +199,13 @@ func (ks *keys) reload(p *pipeline.Pipeline, m pipeline.KeyMaterial) error {
 // none: the daemon's own uid and root.
 func defaultWriters() []int {
 	return slices.Compact([]int{0, os.Getuid()})
+}
+
+// status reports the signing key in use, if any, in st.
+func (ks *keys) status(st *apitype.StatusResponse) {
+	if ks == nil || ks.signer == nil {
+		return
+	}
+	k := ks.signer.Key()
+	st.SigningAlg, st.SigningKID, st.Minting = k.Alg(), k.KID(), ks.minter() != nil
 }

@@ -401,6 +401,9 @@ func TestReloadRotatesSigningKey(t *testing.T) {
 	if kid := headerOf(t, newTok)["kid"]; kid == oldKid || kid == "" {
 		t.Errorf("after rotation: kid %q, want a new one", kid)
 	}
+	if st := f.svc.Status(); st.SigningKID != headerOf(t, newTok)["kid"] || st.SigningAlg != "ES256" || !st.Minting {
+		t.Errorf("status after rotation: signing %q %q, minting %v; want the new key's kid, ES256, true", st.SigningAlg, st.SigningKID, st.Minting)
+	}
 	for name, tok := range map[string]string{"old": oldTok, "new": newTok} {
 		if r := f.reason(tok); r != "" {
 			t.Errorf("%s key's token: %q, want active", name, r)

@@ -102,10 +102,12 @@ func (s *Service) Refresh(ctx context.Context, req apitype.RefreshRequest) (apit
 		return apitype.RefreshResponse{Reason: apitype.ReasonMissingClaim}, nil
 	}
 	tok, err := s.mintNext(m, res.Token)
-	if errors.Is(err, signer.ErrSessionExpired) {
+	switch {
+	case errors.Is(err, signer.ErrSessionExpired):
 		return apitype.RefreshResponse{Reason: apitype.ReasonSessionExpired}, nil
-	}
-	if err != nil {
+	case errors.Is(err, signer.ErrNoSession): // a sid that is no string
+		return apitype.RefreshResponse{Reason: apitype.ReasonMissingClaim}, nil
+	case err != nil:
 		return apitype.RefreshResponse{}, fmt.Errorf("refresh: %w", err)
 	}
 	if rotation {

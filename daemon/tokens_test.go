@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
@@ -177,6 +178,7 @@ func TestRefreshRefused(t *testing.T) {
 		{"expired", expired, apitype.ReasonExpired},
 		{"subject cut off", banned, apitype.ReasonSubjectRevoked},
 		{"no sid", mint(t, "carol", "j-1", f.clock.Now()), apitype.ReasonMissingClaim},
+		{"a sid that is no string", mintClaims(t, jwt.MapClaims{"sub": "carol", "sid": 7, "iat": f.clock.Now().Unix(), "exp": f.clock.Now().Add(time.Hour).Unix()}), apitype.ReasonMissingClaim},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -65,7 +65,8 @@ var (
 	// ErrSessionExpired refuses a refresh whose session has reached the
 	// maximum session age: the next token would expire at once.
 	ErrSessionExpired = errors.New("session has reached the maximum session age")
-	// ErrNoSession refuses a refresh of a token without a sid.
+	// ErrNoSession refuses a refresh of a token without a sid, or whose
+	// sid is not a string.
 	ErrNoSession = errors.New("token has no sid")
 )
 

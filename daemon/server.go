@@ -38,9 +38,11 @@ type Config struct {
 	Metrics *prometheus.Registry
 
 	// WriteUIDs and WriteGIDs limit revoke-all, unban, issue and a revoke
-	// by bare jti to callers whose peer credentials (SO_PEERCRED; the GID may be
-	// primary or supplementary) are listed. Both empty: anyone who can open
-	// the socket. A revoke with the token in hand is open to all.
+	// by bare jti to callers whose peer credentials (SO_PEERCRED; the GID
+	// may be primary or supplementary) are listed. Both empty: anyone who
+	// can open the socket (daemon.New fills in the daemon's own uid and
+	// root when it mints). A refresh, and a revoke with the token in hand,
+	// are open to all.
 	WriteUIDs, WriteGIDs []int
 
 	// MaxConns caps concurrent connections; over it a new one reads one

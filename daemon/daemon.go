@@ -172,7 +172,7 @@ func (d *Daemon) open(ctx context.Context) error {
 	}
 	d.svc = newService(d.p, d.replica, d.src, o.Clock, o.StaleAfter, pc.CutoffClaims)
 	d.svc.keys = d.keys
-	d.svc.tokens = d.tokens
+	d.svc.tokens, d.svc.log = d.tokens, o.Logger
 	if d.keys == nil {
 		d.svc.reloads = &d.reloads
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ type Service struct {
 	reloads      *reloads             // nil with fetched keys, and in tests that build a Service alone
 	logout       *backchannel         // nil unless back-channel logout is on
 	tokens       *keys                // the signing key and the published keys
+	log          *slog.Logger         // discards unless the Daemon sets its own
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:
@@ -47,7 +49,8 @@ func newService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clo
 	if len(cutoffClaims) == 0 {
 		cutoffClaims = pipeline.DefaultCutoffClaims
 	}
-	return &Service{p: p, r: r, src: src, clock: clock, staleAfter: staleAfter, cutoffClaims: slices.Clone(cutoffClaims)}
+	return &Service{p: p, r: r, src: src, clock: clock, staleAfter: staleAfter, cutoffClaims: slices.Clone(cutoffClaims),
+		log: slog.New(slog.DiscardHandler)}
 }
 
 // Validate runs the pipeline.

@@ -134,11 +134,13 @@ func (s *Service) mintNext(m *signer.Signer, v *pipeline.Verified) (signer.Token
 	return tok, mintedValid(s.p.Validate(tok.Token))
 }
 
-// reuse ends the session of a refresh token presented again.
+// reuse ends the session of a refresh token presented again, and logs it:
+// someone may hold a stolen token.
 func (s *Service) reuse(ctx context.Context, v *pipeline.Verified) (apitype.RefreshResponse, error) {
 	if err := s.cutoffNow(ctx, "sid", v.SessionID); err != nil {
 		return apitype.RefreshResponse{}, fmt.Errorf("refresh: revoke the session of a reused token: %w", err)
 	}
+	s.log.Warn("refresh of a token already refreshed: session revoked", "sid", v.SessionID, "sub", v.Subject, "token_id", v.ID)
 	return apitype.RefreshResponse{Reason: apitype.ReasonSessionRevoked}, nil
 }
 

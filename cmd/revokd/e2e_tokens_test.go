@@ -214,6 +214,9 @@ func TestE2EPostgresRefreshRace(t *testing.T) {
 	if len(won) != 1 || reasons[apitype.ReasonSessionRevoked] != 2*perDaemon-1 {
 		t.Fatalf("%d refreshes of one token: %d got a token, the rest %v; want one, and %d session_revoked", 2*perDaemon, len(won), reasons, 2*perDaemon-1)
 	}
+	if !a.stderr.Contains("session revoked") && !b.stderr.Contains("session revoked") {
+		t.Errorf("neither daemon logged the reuse:\n%s\n%s", a.stderr, b.stderr)
+	}
 	for _, d := range []*proc{a, b} {
 		c := &client.Client{Socket: d.socket}
 		defer c.Close()

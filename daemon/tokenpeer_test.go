@@ -37,6 +37,7 @@ func TestTokenCallerProcess(t *testing.T) {
 		`{"op":"issue","sub":"mallory"}`,
 		fmt.Sprintf(`{"op":"refresh","token":%q}`, tok1),
 		fmt.Sprintf(`{"op":"validate","token":%q}`, tok1),
+		`{"op":"revoke-all","sub":"alice"}`,
 	} {
 		fmt.Print(nc.roundTrip(line))
 	}
@@ -49,11 +50,13 @@ func TestTokenCallerProcess(t *testing.T) {
 	json.Unmarshal(body, &next)
 	code, body = post(t, hc, "/v1/revoke", fmt.Sprintf(`{"token":%q,"scope":"session"}`, next.Token))
 	fmt.Printf("%d %s", code, body)
+	code, body = post(t, hc, "/v1/unban", `{"sub":"alice"}`)
+	fmt.Printf("%d %s", code, body)
 }
 
 // Issue is a privileged write: with a signing key and no write lists, only
-// the daemon's own uid and root may mint, and another uid is refused (403,
-// an error line over NDJSON). Refresh, validate and a revoke with the
+// the daemon's own uid and root may mint (or revoke-all, or unban), and
+// another uid is refused (403, an error line over NDJSON). Refresh, validate and a revoke with the
 // token in hand stay open to it.
 func TestTokenServicePeers(t *testing.T) {
 	if os.Getuid() != 0 {
@@ -99,8 +102,8 @@ func TestTokenServicePeers(t *testing.T) {
 		t.Fatalf("helper process as uid %d: %v\n%s", nobody, err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) < 6 {
-		t.Fatalf("helper printed %q, want 6 answers", lines)
+	if len(lines) < 8 {
+		t.Fatalf("helper printed %q, want 8 answers", lines)
 	}
 	forbidden := fmt.Sprintf(`{"error":{"code":"forbidden","message":"forbidden: uid %d is not allowed to write"}}`, nobody)
 	checks := []struct {
@@ -110,9 +113,11 @@ func TestTokenServicePeers(t *testing.T) {
 		{"NDJSON issue refused", func(l string) bool { return l == forbidden }},
 		{"NDJSON refresh open", func(l string) bool { return strings.HasPrefix(l, `{"token":"`) }},
 		{"NDJSON validate open (the refreshed token is revoked)", func(l string) bool { return l == `{"active":false,"reason":"revoked"}` }},
+		{"NDJSON revoke-all refused", func(l string) bool { return l == forbidden }},
 		{"HTTP issue refused with 403", func(l string) bool { return l == "403 "+forbidden }},
 		{"HTTP refresh open", func(l string) bool { return strings.HasPrefix(l, `200 {"token":"`) }},
 		{"HTTP revoke of the session with the token in hand open", func(l string) bool { return l == `200 {"stored":true}` }},
+		{"HTTP unban refused with 403", func(l string) bool { return l == "403 "+forbidden }},
 	}
 	for i, c := range checks {
 		if !c.ok(lines[i]) {

@@ -38,8 +38,8 @@ type Options struct {
 	Backchannel *BackchannelConfig
 	// Signing, if set, gives the daemon a signing key: it issues and
 	// refreshes tokens (unless PublicOnly), and verifies and publishes the
-	// key's public half. Minting, it makes the privileged writes the
-	// daemon's own uid's and root's unless Server names the writers.
+	// key's public half. The privileged writes are then the daemon's own
+	// uid's and root's, unless Server names the writers.
 	Signing *SigningConfig
 
 	Clock      cache.Clock   // default cache.SystemClock
@@ -121,7 +121,7 @@ func New(opts Options) (*Daemon, error) {
 		p.Close()
 		return nil, err
 	}
-	if tokens.minter() != nil && len(opts.Server.WriteUIDs) == 0 && len(opts.Server.WriteGIDs) == 0 {
+	if opts.Signing != nil && len(opts.Server.WriteUIDs) == 0 && len(opts.Server.WriteGIDs) == 0 {
 		opts.Server.WriteUIDs = defaultWriters()
 	}
 	return &Daemon{opts: opts, replica: replica, p: p, keys: keys, tokens: tokens}, nil

@@ -41,7 +41,7 @@ type Config struct {
 	// by bare jti to callers whose peer credentials (SO_PEERCRED; the GID
 	// may be primary or supplementary) are listed. Both empty: anyone who
 	// can open the socket (daemon.New fills in the daemon's own uid and
-	// root when it mints). A refresh, and a revoke with the token in hand,
+	// root when it has a signing key). A refresh, and a revoke with the token in hand,
 	// are open to all.
 	WriteUIDs, WriteGIDs []int
 

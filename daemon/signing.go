@@ -195,8 +195,8 @@ func (ks *keys) reload(p *pipeline.Pipeline, m pipeline.KeyMaterial) error {
 	return nil
 }
 
-// defaultWriters is the write lists of a daemon that mints and was given
-// none: the daemon's own uid and root.
+// defaultWriters is the write lists of a daemon with a signing key that
+// was given none: the daemon's own uid and root.
 func defaultWriters() []int {
 	return slices.Compact([]int{0, os.Getuid()})
 }

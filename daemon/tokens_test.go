@@ -357,11 +357,10 @@ func TestNoMinting(t *testing.T) {
 	if string(f.svc.JWKS()) != string(pub.svc.JWKS()) {
 		t.Errorf("published keys differ: %s and %s", f.svc.JWKS(), pub.svc.JWKS())
 	}
-	if got := f.d.opts.Server.WriteUIDs; got != nil {
-		t.Errorf("write uids of a daemon that does not mint: %v, want none given", got)
-	}
-	if got, want := pub.d.opts.Server.WriteUIDs, defaultWriters(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("write uids of a minting daemon: %v, want its own uid and root, %v", got, want)
+	for name, d := range map[string]*Daemon{"minting": pub.d, "--public-keys-only": f.d} {
+		if got, want := d.opts.Server.WriteUIDs, defaultWriters(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("write uids of a %s daemon with a signing key: %v, want its own uid and root, %v", name, got, want)
+		}
 	}
 	d, _, _ := newDaemon(t, 0, nil)
 	if _, err := d.svc.Issue(ctx, apitype.IssueRequest{Sub: "alice"}); !errors.Is(err, errNotFound) {

@@ -151,7 +151,7 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Minute, "delete expired revocations from the store this often (`duration`)")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "answer unavailable (fail closed) once the source has been silent this long (`duration`; default 0: keep answering from memory)")
 
-	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to issue, revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-gids is given; with --signing-key, unless --public-keys-only, the daemon's own uid and root)")
+	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to issue, revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-gids is given; with --signing-key, the daemon's own uid and root)")
 	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to issue, revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-uids is given; with --signing-key, none)")
 
 	f.IntVar(&o.maxConns, "max-connections", daemon.DefaultMaxConns, "refuse connections beyond this `number` open at once")

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -124,4 +125,98 @@ func ExampleIsUnavailable() {
 	// Fail closed: without an answer, treat the token as not active.
 	fmt.Println(client.IsUnavailable(err))
 	// Output: true
+}
+
+func ExampleClient_Issue() {
+	var c client.Client
+	defer c.Close()
+	ctx := context.Background()
+
+	// At login, the application asks revokd for the session's first
+	// token. Only the daemon's own user and root may, unless it was
+	// started with --write-uids or --write-gids.
+	tok, err := c.Issue(ctx, apitype.IssueRequest{
+		Sub:    "47",
+		Claims: map[string]json.RawMessage{"role": json.RawMessage(`"editor"`)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := c.Validate(ctx, tok.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Active, v.Sub, v.SID == tok.SID, v.JTI == tok.JTI)
+	// Output: true 47 true true
+}
+
+func ExampleClient_Refresh() {
+	var c client.Client
+	defer c.Close()
+	ctx := context.Background()
+	first, err := c.Issue(ctx, apitype.IssueRequest{Sub: "48"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The next token keeps the session: its sid, and its start (orig_iat).
+	next, err := c.Refresh(ctx, first.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(next.Reason == "", next.SID == first.SID, next.JTI != first.JTI)
+
+	// The refreshed token was rotated out. Presented again, it is taken
+	// for a stolen copy: the refresh is refused and the session ends.
+	again, err := c.Refresh(ctx, first.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(again.Reason)
+	v, err := c.Validate(ctx, next.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(v.Active, v.Reason)
+	// Output:
+	// true true true
+	// session_revoked
+	// false session_revoked
+}
+
+func ExampleClient_RevokeSession() {
+	var c client.Client
+	defer c.Close()
+	ctx := context.Background()
+	phone, err := c.Issue(ctx, apitype.IssueRequest{Sub: "49"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	laptop, err := c.Issue(ctx, apitype.IssueRequest{Sub: "49"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	refreshed, err := c.Refresh(ctx, phone.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Logout on the phone: its session ends, refreshed tokens included;
+	// the laptop's session goes on.
+	resp, err := c.RevokeSession(ctx, refreshed.Token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("stored:", resp.Stored)
+	for _, token := range []string{refreshed.Token, laptop.Token} {
+		v, err := c.Validate(ctx, token)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(v.Active, v.Reason)
+	}
+	// Output:
+	// stored: true
+	// false session_revoked
+	// true
 }

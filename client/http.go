@@ -141,3 +141,34 @@ func httpError(method, path string, status int, body []byte) *Error {
 	}
 	return &Error{Status: status, Code: codeForStatus(status), Message: fmt.Sprintf("%s %s: %s", method, path, msg)}
 }
+
+// Issue mints the first token of a new session for req.Sub, with
+// req.Claims added and a lifetime of req.TTL seconds (0: the daemon's
+// --token-ttl). It needs a daemon with a signing key, and is a privileged
+// write (see Revoke): by default only the daemon's own uid and root may
+// issue, and the error of another caller satisfies IsForbidden.
+func (c *Client) Issue(ctx context.Context, req apitype.IssueRequest) (apitype.IssueResponse, error) {
+	var resp apitype.IssueResponse
+	err := c.doJSON(ctx, http.MethodPost, "/v1/issue", req, &resp)
+	return resp, err
+}
+
+// Refresh mints the next token of token's session: the same sid and
+// session start, a new jti, exp no later than the session's maximum age.
+// A token that cannot refresh is not an error: the answer carries a
+// Reason instead of a Token (one of apitype.Reasons; session_revoked when
+// the token had been refreshed already, which ends its session). Anyone
+// holding a token may refresh it.
+func (c *Client) Refresh(ctx context.Context, token string) (apitype.RefreshResponse, error) {
+	var resp apitype.RefreshResponse
+	err := c.doJSON(ctx, http.MethodPost, "/v1/refresh", apitype.RefreshRequest{Token: token}, &resp)
+	return resp, err
+}
+
+// RevokeSession logs out the device that holds token: every token of its
+// session (its sid), the token's refreshed descendants among them, is
+// revoked. Stored is false when the token was no longer valid. Anyone
+// holding a token may end its session.
+func (c *Client) RevokeSession(ctx context.Context, token string) (apitype.RevokeResponse, error) {
+	return c.Revoke(ctx, apitype.RevokeRequest{Token: token, Scope: apitype.ScopeSession})
+}

@@ -48,6 +48,12 @@ func runWithDaemon(m *testing.M) (int, error) {
 	d, err := daemon.New(daemon.Options{
 		Pipeline: pipeline.Config{HMACSecret: exampleSecret},
 		Bolt:     &bolt.Config{Path: filepath.Join(dir, "revokd.db")},
+		// The daemon also mints, with the same secret (ExampleClient_Issue).
+		Signing: &daemon.SigningConfig{
+			Key:      func() ([]byte, error) { return exampleSecret, nil },
+			Alg:      "HS256",
+			Rotation: true,
+		},
 	})
 	if err != nil {
 		return 0, err

@@ -42,6 +42,11 @@ type Options struct {
 	// Backchannel, if set, enables POST /v1/backchannel-logout; it needs
 	// Pipeline.Issuer, whose keys verify the logout tokens.
 	Backchannel *BackchannelConfig
+	// Signing, if set, gives the daemon a signing key: it issues and
+	// refreshes tokens (unless PublicOnly), and verifies and publishes the
+	// key's public half. The privileged writes are then the daemon's own
+	// uid's and root's, unless Server names the writers.
+	Signing *SigningConfig
 
 	Clock      cache.Clock   // default cache.SystemClock
 	Logger     *slog.Logger  // default discards
@@ -65,6 +70,7 @@ type Daemon struct {
 	p        *pipeline.Pipeline
 	fetch    *fetchers
 	reloads  reloads
+	tokens   *keys      // the signing key and the published keys
 	reloadMu sync.Mutex // one reload of the issuers at a time
 
 	src cache.Source // nil until open
@@ -121,12 +127,23 @@ func New(opts Options) (*Daemon, error) {
 		}
 		pc.RemoteKeys = fetched[0].RemoteKeys
 	}
+	tokens, sk, err := newKeys(opts.Signing, &pc)
+	if err != nil {
+		return nil, err
+	}
 	p, err := pipeline.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("validation settings: %w", err)
 	}
+	if err := tokens.publish(pipeline.KeyMaterial{HMACSecret: pc.HMACSecret, PublicKeyPEMs: pc.PublicKeyPEMs, JWKS: pc.JWKS}, sk); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if opts.Signing != nil && len(opts.Server.WriteUIDs) == 0 && len(opts.Server.WriteGIDs) == 0 {
+		opts.Server.WriteUIDs = defaultWriters()
+	}
 	fetch.adopt(fresh, fetched)
-	return &Daemon{opts: opts, replica: replica, p: p, fetch: fetch}, nil
+	return &Daemon{opts: opts, replica: replica, p: p, fetch: fetch, tokens: tokens}, nil
 }
 
 func btoi(b bool) int {
@@ -178,11 +195,13 @@ func (d *Daemon) open(ctx context.Context) error {
 	}
 	d.svc = newService(d.p, d.replica, d.src, o.Clock, o.StaleAfter, pc.CutoffClaims)
 	d.svc.fetch = d.fetch
+	d.svc.tokens, d.svc.log = d.tokens, o.Logger
 	if o.RemoteKeys == nil {
 		d.svc.reloads = &d.reloads
 	}
 	sc := o.Server
 	sc.Backend, sc.Logger, sc.Version, sc.Clock = d.svc, o.Logger, o.Version, o.Clock
+	sc.Tokens = d.svc
 	if b := o.Backchannel; b != nil {
 		d.svc.logout = &backchannel{clientIDs: b.ClientIDs, maxAge: b.MaxAge, issuer: d.p.Verifier, cutoffValue: d.p.CutoffValue}
 		sc.Logout = d.svc

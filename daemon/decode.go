@@ -99,15 +99,21 @@ func fieldFor(t reflect.Type, key string) (string, reflect.Type, bool) {
 	return "", nil, false
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType   = reflect.TypeFor[time.Time]()
+	objectType = reflect.TypeFor[map[string]json.RawMessage]() // any JSON object, as issue's "claims"
+)
 
 // describeType names what a JSON value must be to decode into t.
 func describeType(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == timeType {
+	switch t {
+	case timeType:
 		return "an RFC 3339 time such as 2030-01-01T00:00:00Z"
+	case objectType:
+		return "a JSON object"
 	}
 	switch t.Kind() {
 	case reflect.String:

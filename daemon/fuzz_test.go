@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/revokd/revokd/client/apitype"
+	"github.com/revokd/revokd/daemon/pipeline"
 	"github.com/revokd/revokd/internal/testwait"
 )
 
@@ -130,11 +131,20 @@ func FuzzNDJSON(f *testing.F) {
 		// iss scopes revoke-all and unban to one issuer.
 		`{"op":"revoke-all","sub":"1","iss":"https://a.example"}` + "\n" + `{"op":"unban","claim":"sid","value":"s","iss":"https://b.example"}` + "\n",
 		`{"op":"revoke-all","sub":"1","iss":7}` + "\n" + `{"op":"unban","sub":"1","iss":null,"iss":""}` + "\n",
+		// The token service: issue bodies good and bad, refresh, scoped revoke.
+		`{"op":"issue","sub":"alice"}` + "\n" + `{"op":"issue","sub":"alice","claims":{"role":"admin","n":[1,{"x":null}]},"ttl":60}` + "\n",
+		`{"op":"issue","sub":"a","claims":{"sid":"x"}}` + "\n" + `{"op":"issue","sub":"a","claims":{"orig_iat":1}}` + "\n",
+		`{"op":"issue","sub":"a","claims":[1]}` + "\n" + `{"op":"issue","sub":"a","claims":"x"}` + "\n" + `{"op":"issue","sub":"a","claims":null}` + "\n",
+		`{"op":"issue","sub":"a","ttl":-5}` + "\n" + `{"op":"issue","sub":"a","ttl":1e99}` + "\n" + `{"op":"issue","sub":"a","ttl":9223372036854775807}` + "\n",
+		`{"op":"issue"}` + "\n" + `{"op":"issue","sub":""}` + "\n" + `{"op":"issue","sub":1}` + "\n",
+		`{"op":"refresh","token":"good"}` + "\n" + `{"op":"refresh"}` + "\n" + `{"op":"refresh","token":"not.a.token"}` + "\n",
+		`{"op":"revoke","token":"good","scope":"session"}` + "\n" + `{"op":"revoke","jti":"j","exp":99999999999,"scope":"subject"}` + "\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	logs := &panicLog{}
-	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512})
+	tf := newTokenFixture(f, pipeline.Config{}, SigningConfig{Rotation: true})
+	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512, Tokens: tf.svc})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The fast path must agree with encoding/json wherever it answers.
 		if op, tok, ok := scanTokenObject(data); ok {
@@ -183,6 +193,13 @@ func FuzzHTTP(f *testing.F) {
 		introspect("=&&=&token=%67ood"),
 		introspect(""),
 		introspect("token=" + strings.Repeat("a", 600)),
+		// The token service.
+		postRequest("/v1/issue", `{"sub":"alice","claims":{"role":"admin"},"ttl":60}`),
+		postRequest("/v1/issue", `{"sub":"alice","claims":{"jti":"x"}}`),
+		postRequest("/v1/issue", `{"sub":"alice","claims":[]}`),
+		postRequest("/v1/issue", `{"sub":"alice","ttl":"15m"}`),
+		postRequest("/v1/refresh", `{"token":"not.a.token"}`),
+		"GET /v1/jwks HTTP/1.1\r\nHost: x\r\n\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -214,7 +231,8 @@ func FuzzHTTP(f *testing.F) {
 	}
 	logs := &panicLog{}
 	d, _, _ := newLogoutDaemon(f)
-	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512, MaxHeaderBytes: 4096, Logout: d.svc})
+	tf := newTokenFixture(f, pipeline.Config{}, SigningConfig{Rotation: true})
+	ts := startServer(f, Config{Logger: slog.New(logs), MaxBodyBytes: 512, MaxHeaderBytes: 4096, Logout: d.svc, Tokens: tf.svc})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out := exchange(t, ts.path, data)
 		logs.check(t)
@@ -268,6 +286,11 @@ func FuzzHTTP(f *testing.F) {
 			t.Fatalf("error answer %d is not a JSON error: %s", resp.StatusCode, code)
 		}
 	})
+}
+
+// postRequest is a POST request of path with a JSON body.
+func postRequest(path, body string) string {
+	return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", path, len(body), body)
 }
 
 // introspect is a POST /v1/introspect request with body as its form.

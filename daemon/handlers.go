@@ -56,6 +56,7 @@ func (h *handlers) validateBytes(token []byte) pipeline.Result {
 type handlers struct {
 	backend Backend
 	logout  Logouter // nil: no back-channel logout route
+	tokens  Minter   // nil: issue, refresh and jwks are 404
 	access  writeAccess
 	version string
 	maxBody int64
@@ -99,6 +100,8 @@ func (h *handlers) revoke(ctx context.Context, p Peer, req apitype.RevokeRequest
 		return apitype.RevokeResponse{}, badRequest(`give "token", or "jti" and "exp", not both`)
 	case req.Token == "" && req.JTI == "":
 		return apitype.RevokeResponse{}, badRequest(`missing "token" (or "jti" and "exp")`)
+	case req.Token == "" && req.Scope != "":
+		return apitype.RevokeResponse{}, badRequest(`"scope" needs "token"`)
 	case req.Token == "" && req.Exp == 0:
 		return apitype.RevokeResponse{}, badRequest(`"jti" needs "exp" (Unix seconds)`)
 	case req.Token == "":

@@ -21,6 +21,9 @@ const (
 	opRevokeAll  = apitype.OpRevokeAll
 	opUnban      = apitype.OpUnban
 	opStatus     = apitype.OpStatus
+	opIssue      = apitype.OpIssue
+	opRefresh    = apitype.OpRefresh
+	opJWKS       = "jwks"
 	opHealth     = "healthz"
 	opReady      = "readyz"
 	opMetrics    = "metrics"

@@ -221,6 +221,10 @@ func (s *Server) ndjsonLine(c *conn, b []byte, line []byte) []byte {
 		answer, err = h.revokeAll(ctx, c.peer, req)
 	case apitype.UnbanRequest:
 		answer, err = h.unban(ctx, c.peer, req)
+	case apitype.IssueRequest:
+		answer, err = h.issue(ctx, c.peer, req)
+	case apitype.RefreshRequest:
+		answer, err = h.refresh(ctx, req)
 	case statusRequest:
 		answer = h.status()
 	}
@@ -259,6 +263,10 @@ func decodeNDJSON(line []byte) (op string, req any, err error) {
 		req, err = decodeRequest[apitype.RevokeAllRequest](line)
 	case apitype.OpUnban:
 		req, err = decodeRequest[apitype.UnbanRequest](line)
+	case apitype.OpIssue:
+		req, err = decodeRequest[apitype.IssueRequest](line)
+	case apitype.OpRefresh:
+		req, err = decodeRequest[apitype.RefreshRequest](line)
 	case apitype.OpStatus:
 		req = statusRequest{}
 	case "":

@@ -23,6 +23,8 @@ func TestNDJSONDecodesEveryField(t *testing.T) {
 		{apitype.OpRevoke, apitype.RevokeRequest{}},
 		{apitype.OpRevokeAll, apitype.RevokeAllRequest{}},
 		{apitype.OpUnban, apitype.UnbanRequest{}},
+		{apitype.OpIssue, apitype.IssueRequest{}},
+		{apitype.OpRefresh, apitype.RefreshRequest{}},
 		{apitype.OpStatus, statusRequest{}},
 	}
 	for _, tc := range tests {
@@ -83,6 +85,8 @@ func filled(t *testing.T, typ reflect.Type) any {
 			f.Set(reflect.ValueOf(time.Date(2027, 1, 2, 3, 4, 5, i*1000, time.UTC)))
 		case f.Type() == reflect.TypeFor[map[string]string]():
 			f.Set(reflect.ValueOf(map[string]string{"k-" + name: "v-" + name}))
+		case f.Type() == reflect.TypeFor[map[string]json.RawMessage]():
+			f.Set(reflect.ValueOf(map[string]json.RawMessage{"k-" + name: json.RawMessage(`["v-` + name + `"]`)}))
 		case f.Type() == reflect.TypeFor[*time.Time]():
 			at := time.Date(2027, 1, 2, 3, 4, 5, i*1000, time.UTC)
 			f.Set(reflect.ValueOf(&at))

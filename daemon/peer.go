@@ -48,9 +48,10 @@ func readPeer(c net.Conn) (Peer, error) {
 }
 
 // writeAccess decides who may make the privileged writes: those that reach
-// beyond one token (revoke-all, unban), and a revoke by bare jti, which needs
-// no token and so could end anyone's session. Empty lists let anyone who can
-// open the socket write.
+// beyond one token (revoke-all, unban), an issue, which makes a session for
+// any subject, and a revoke by bare jti, which needs no token and so could
+// end anyone's session. Empty lists let anyone who can open the socket
+// write.
 type writeAccess struct {
 	uids, gids []int
 }

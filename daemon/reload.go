@@ -12,10 +12,11 @@ import (
 // Daemon, which may reload before Run has built the Service that reports it.
 type reloads struct{ ok, failed atomic.Uint64 }
 
-// Reload reads the key files again with load and swaps the pipeline's keys
-// for them (pipeline.Pipeline.Reload): SIGHUP. A file that cannot be read or
-// parsed is an error and the keys in use stay; either way the outcome is
-// counted in revokd_reloads_total. With fetched keys there are no files to
+// Reload reads the key files again with load, and the signing key, and
+// swaps the pipeline's keys for them (pipeline.Pipeline.Reload), then the
+// signing key and the published key set: SIGHUP. A file that cannot be
+// read or parsed is an error and the keys in use stay, the signing key
+// too; either way the outcome is counted in revokd_reloads_total. With fetched keys there are no files to
 // read: it returns pipeline.ErrRemoteKeys and counts nothing.
 func (d *Daemon) Reload(load func() (pipeline.KeyMaterial, error)) error {
 	switch {
@@ -38,7 +39,7 @@ func (d *Daemon) reload(load func() (pipeline.KeyMaterial, error)) error {
 	if err != nil {
 		return fmt.Errorf("reload keys: %w", err)
 	}
-	if err := d.p.Reload(m); err != nil {
+	if err := d.tokens.reload(d.p, m); err != nil {
 		return fmt.Errorf("reload keys: %w", err)
 	}
 	return nil

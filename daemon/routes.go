@@ -32,6 +32,13 @@ func (h *handlers) routes() []route {
 		{"GET /readyz", h.handleReadyz},
 		{"GET /metrics", h.handleMetrics},
 	}
+	if h.tokens != nil {
+		rs = append(rs,
+			route{"POST /v1/issue", h.handleIssue},
+			route{"POST /v1/refresh", h.handleRefresh},
+			route{"GET /v1/jwks", h.handleJWKS},
+		)
+	}
 	if h.logout != nil {
 		// Only when enabled: otherwise the mux's 404, as for any path.
 		rs = append(rs, route{"POST /v1/backchannel-logout", h.handleBackchannelLogout})

@@ -24,7 +24,11 @@ type Config struct {
 	Backend Backend // required
 	// Logout serves POST /v1/backchannel-logout; nil: the route is 404,
 	// as back-channel logout is off.
-	Logout  Logouter
+	Logout Logouter
+	// Tokens serves POST /v1/issue, POST /v1/refresh and GET /v1/jwks,
+	// and ops issue and refresh; nil: they are 404 (an error line over
+	// NDJSON).
+	Tokens  Minter
 	Logger  *slog.Logger // nil: discard
 	Version string       // sent in apitype.VersionHeader and in status
 
@@ -33,10 +37,12 @@ type Config struct {
 	// added. Never the global default, so tests can build many servers.
 	Metrics *prometheus.Registry
 
-	// WriteUIDs and WriteGIDs limit revoke-all, unban and a revoke by bare
-	// jti to callers whose peer credentials (SO_PEERCRED; the GID may be
-	// primary or supplementary) are listed. Both empty: anyone who can open
-	// the socket. A revoke with the token in hand is open to all.
+	// WriteUIDs and WriteGIDs limit revoke-all, unban, issue and a revoke
+	// by bare jti to callers whose peer credentials (SO_PEERCRED; the GID
+	// may be primary or supplementary) are listed. Both empty: anyone who
+	// can open the socket (daemon.New fills in the daemon's own uid and
+	// root when it has a signing key). A refresh, and a revoke with the token in hand,
+	// are open to all.
 	WriteUIDs, WriteGIDs []int
 
 	// MaxConns caps concurrent connections; over it a new one reads one
@@ -129,6 +135,7 @@ func NewServer(cfg Config) *Server {
 	s.h = &handlers{
 		backend: cfg.Backend,
 		logout:  cfg.Logout,
+		tokens:  cfg.Tokens,
 		access:  s.access,
 		version: cfg.Version,
 		maxBody: lim.maxBodyBytes,

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,8 @@ type Service struct {
 	fetch        *fetchers    // the fetched key sets; nil in tests that build a Service alone
 	reloads      *reloads     // nil with fetched keys, and in tests that build a Service alone
 	logout       *backchannel // nil unless back-channel logout is on
+	tokens       *keys        // the signing key and the published keys
+	log          *slog.Logger // discards unless the Daemon sets its own
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:
@@ -49,7 +52,8 @@ func newService(p Validator, r *cache.Replica, src cache.Source, clock cache.Clo
 	if len(cutoffClaims) == 0 {
 		cutoffClaims = pipeline.DefaultCutoffClaims
 	}
-	return &Service{p: p, r: r, src: src, clock: clock, staleAfter: staleAfter, cutoffClaims: slices.Clone(cutoffClaims)}
+	return &Service{p: p, r: r, src: src, clock: clock, staleAfter: staleAfter, cutoffClaims: slices.Clone(cutoffClaims),
+		log: slog.New(slog.DiscardHandler)}
 }
 
 // Validate runs the pipeline.
@@ -81,6 +85,8 @@ func (s *Service) Revoke(ctx context.Context, req apitype.RevokeRequest) (apityp
 		exp time.Time
 	)
 	switch {
+	case req.Token != "" && req.Scope != "":
+		return s.revokeScope(ctx, req)
 	case req.Token != "":
 		res := s.p.Revocable(req.Token)
 		if res.Reason == apitype.ReasonUnavailable {
@@ -209,6 +215,7 @@ func (s *Service) Status() apitype.StatusResponse {
 	if !lastContact.IsZero() {
 		st.StaleSeconds = staleSeconds(now.Sub(lastContact))
 	}
+	s.tokens.status(&st)
 	for _, ks := range s.KeysStatus() {
 		k := apitype.KeySetStatus{
 			Issuer:  ks.Issuer,

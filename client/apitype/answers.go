@@ -102,4 +102,11 @@ type KeySetStatus struct {
 	JWKSAgeSeconds float64   `json:"jwks_age_seconds,omitzero"`
 	JWKSError      string    `json:"jwks_error,omitempty"`
 	JWKSErrorAt    time.Time `json:"jwks_error_at,omitzero"`
+
+	// With a signing key (--signing-key): the kid of the key new tokens
+	// are signed with, empty for an HMAC secret without --signing-kid.
+	// Minting is false with --public-keys-only.
+	SigningAlg string `json:"signing_alg,omitempty"`
+	SigningKID string `json:"signing_kid,omitempty"`
+	Minting    bool   `json:"minting,omitempty"`
 }

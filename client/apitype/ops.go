@@ -22,3 +22,9 @@ const (
 type NDJSONOp struct {
 	Op string `json:"op"` // one of the Op constants
 }
+
+// NDJSON ops of the token service, on a daemon with a signing key.
+const (
+	OpIssue   = "issue"   // POST /v1/issue
+	OpRefresh = "refresh" // POST /v1/refresh
+)

@@ -15,11 +15,15 @@ type ValidateRequest struct {
 }
 
 // RevokeRequest is the body of POST /v1/revoke (op revoke): either a token,
-// or a token id with its expiry (Unix seconds).
+// or a token id with its expiry (Unix seconds). With a token, Scope widens
+// the revocation from the token alone to its session (ScopeSession: a
+// cutoff on its sid) or its subject (ScopeSubject: a cutoff on its
+// subject).
 type RevokeRequest struct {
 	Token string `json:"token,omitempty"`
 	JTI   string `json:"jti,omitempty"`
 	Exp   int64  `json:"exp,omitempty"`
+	Scope string `json:"scope,omitempty"`
 }
 
 // RevokeAllRequest is the body of POST /v1/revoke-all (op revoke-all): Sub,

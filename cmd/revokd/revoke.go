@@ -15,6 +15,11 @@ Denies one token until it expires (logout on one device, a leaked token),
 the same as POST /v1/revoke. Give the token itself ("-" reads it from
 standard input), or its id with --jti and its expiry with --exp.
 
+With --scope session, the token's whole session is revoked instead (a
+cutoff on its sid: logout on that device, the tokens refreshed from it
+included); with --scope subject, every session of its subject (logout
+everywhere).
+
 Anyone who can open the socket may revoke a token they hold. --jti needs
 no token, so it could end anyone's session: it is a privileged write, like
 revoke-all, and a daemon started with --write-uids or --write-gids refuses
@@ -34,6 +39,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cf.register(f)
 	jti := f.String("jti", "", "deny the token with this `id` (its jti claim) instead of giving the token")
 	exp := f.String("exp", "", "with --jti: the token's expiry, as Unix `seconds` or RFC 3339")
+	scope := f.String("scope", "", "with a token: revoke its whole `scope`, session (its sid) or subject")
 	if code, done := f.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -41,6 +47,10 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch {
 	case *jti != "" && f.NArg() > 0:
 		return f.usageError(stderr, "give either a token or --jti, not both")
+	case *scope != "" && *scope != apitype.ScopeSession && *scope != apitype.ScopeSubject:
+		return f.usageError(stderr, "--scope must be %s or %s", apitype.ScopeSession, apitype.ScopeSubject)
+	case *scope != "" && *jti != "":
+		return f.usageError(stderr, "--scope goes with a token, not --jti")
 	case *jti != "":
 		if *exp == "" {
 			return f.usageError(stderr, "--jti needs --exp (the token's expiry)")
@@ -62,7 +72,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if token == "" {
 			return f.usageError(stderr, "empty token")
 		}
-		req.Token = token
+		req.Token, req.Scope = token, *scope
 	}
 	c, callCtx, done := cf.open(ctx)
 	defer done()
@@ -81,6 +91,9 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // a revocation. The daemon says only that nothing was stored; for a bare
 // jti the CLI can tell an expiry already past from a jti already denied.
 func whyNothingStored(req apitype.RevokeRequest, now time.Time) string {
+	if req.Scope != "" {
+		return "nothing stored: the token is invalid, expired, or already revoked, so it cannot end its " + req.Scope + " ('revokd validate TOKEN' says which)"
+	}
 	if req.Token != "" {
 		return "nothing stored: the token is invalid, expired, or already revoked ('revokd validate TOKEN' says which)"
 	}

@@ -15,6 +15,8 @@ func TestRevokeCommand(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Unix()
 	byToken := mint(t, jwt.MapClaims{"sub": "1", "jti": "r-token"})
 	byID := mint(t, jwt.MapClaims{"sub": "1", "jti": "r-id", "exp": exp})
+	bySession := mint(t, jwt.MapClaims{"sub": "2", "sid": "r-sid", "jti": "r-s1"})
+	sibling := mint(t, jwt.MapClaims{"sub": "2", "sid": "r-sid", "jti": "r-s2"})
 	sock := []string{"--socket", d.socket}
 	steps := []struct {
 		name       string
@@ -35,6 +37,10 @@ func TestRevokeCommand(t *testing.T) {
 		{name: "bad exp", args: []string{"--jti", "x", "--exp", "tomorrow"}, wantCode: exitUsage, wantStderr: "neither Unix seconds nor an RFC 3339 time"},
 		{name: "token and jti", args: []string{"--jti", "x", "--exp", "1", byToken}, wantCode: exitUsage, wantStderr: "not both"},
 		{name: "nothing", args: nil, wantCode: exitUsage, wantStderr: "give one token"},
+		{name: "the token's session", args: []string{"--scope", "session", bySession}, wantCode: exitOK, wantStdout: `{"stored":true}`},
+		{name: "a garbage token's session", args: []string{"--scope", "subject", "x.y.z"}, wantCode: exitOK, wantStdout: `{"stored":false}`, wantStderr: "cannot end its subject"},
+		{name: "bad scope", args: []string{"--scope", "device", bySession}, wantCode: exitUsage, wantStderr: "--scope must be session or subject"},
+		{name: "scope with jti", args: []string{"--scope", "session", "--jti", "x", "--exp", "1"}, wantCode: exitUsage, wantStderr: "--scope goes with a token"},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -49,6 +55,9 @@ func TestRevokeCommand(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr, s.wantStderr)
 			}
 		})
+	}
+	if code, stdout, _ := runCLI(t, "validate", "--socket", d.socket, sibling); code != exitFail || !strings.Contains(stdout, `"reason":"session_revoked"`) {
+		t.Errorf("validate another token of the revoked session: exit %d, %s; want 1 and session_revoked", code, stdout)
 	}
 	for _, token := range []string{byToken, byID} {
 		code, stdout, _ := runCLI(t, "validate", "--socket", d.socket, token)

@@ -173,6 +173,7 @@ func (d *daemonRun) options(pcfg pipeline.Config) (daemon.Options, error) {
 		StaleAfter: o.staleAfter,
 	}
 	opts.Backchannel = o.backchannel()
+	opts.Signing = o.signing()
 	if o.jwksURL != "" || o.oidcIssuer != "" {
 		opts.RemoteKeys = o.fetchConfig(o.jwksURL, o.oidcIssuer)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/revokd/revokd/daemon"
@@ -40,6 +41,15 @@ type serveOptions struct {
 	requireClaims claimsFlag
 	tokenCacheMB  int
 
+	signingKey      string
+	signingAlg      string
+	signingKID      string
+	tokenTTL        time.Duration
+	signingIssuer   string
+	signingAudience string
+	refreshRotation bool
+	publicKeysOnly  bool
+
 	backchannelClientIDs listFlag
 	backchannelMaxAge    time.Duration
 
@@ -71,11 +81,15 @@ revokd that uses it; otherwise in an embedded store (bbolt) under
 --data-dir, for one host.
 
 At least one verification key is needed (--hmac-secret-file, --public-key,
---jwks-file), or keys fetched from an identity provider (--jwks-url or
+--jwks-file, --signing-key), or keys fetched from an identity provider (--jwks-url or
 --oidc-issuer, instead of those), or a file of several trusted issuers
 (--issuers-file), unless --dev is given: --dev needs no configuration at all.
 It makes an HS256 key in a development directory and prints a sample token
 and the curl commands to try it.
+
+With --signing-key the daemon also issues and refreshes tokens (POST
+/v1/issue, /v1/refresh), verifies them with the key's public half like any
+other, and publishes its public keys at GET /v1/jwks.
 
 Default --data-dir: $STATE_DIRECTORY (systemd's StateDirectory=), else
 /var/lib/revokd for root, else $XDG_STATE_HOME/revokd, else
@@ -120,6 +134,15 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.Var(&o.requireClaims, "require-claim", "refuse tokens (bad_claim) unless claim `name=value`, such as token_type=access; repeatable or comma-separated; a validate request's expect replaces them")
 	f.IntVar(&o.tokenCacheMB, "token-cache-mb", 64, "memory for the verified-token cache, in `MiB`; 0 turns it off")
 
+	f.StringVar(&o.signingKey, "signing-key", "", "issue and refresh tokens, signed with the PEM private key (RSA, EC P-256/384/521, Ed25519) or, with an HS --signing-alg, the HMAC secret in this `file`; SIGHUP reads it again")
+	f.StringVar(&o.signingAlg, "signing-alg", "", "with --signing-key: the `algorithm`, such as PS256 or HS256 (default: RS256 for RSA, the curve's for EC, EdDSA; an HMAC secret needs one)")
+	f.StringVar(&o.signingKID, "signing-kid", "", "with --signing-key: the `kid` of issued tokens (default: the key's RFC 7638 thumbprint; none for an HMAC secret)")
+	f.DurationVar(&o.tokenTTL, "token-ttl", daemon.DefaultTokenTTL, "with --signing-key: the lifetime of issued and refreshed tokens (`duration`)")
+	f.StringVar(&o.signingIssuer, "signing-issuer", "", "with --signing-key: the iss `value` of issued tokens (default --issuer)")
+	f.StringVar(&o.signingAudience, "signing-audience", "", "with --signing-key: the aud `value` of issued tokens (default --audience)")
+	f.BoolVar(&o.refreshRotation, "refresh-rotation", true, "with --signing-key: deny a refreshed token once its successor is issued, and end the session of a token refreshed twice (reuse)")
+	f.BoolVar(&o.publicKeysOnly, "public-keys-only", false, "with --signing-key: verify with its public half and publish it, but never issue or refresh")
+
 	f.Var(&o.backchannelClientIDs, "backchannel-client-id", "enable POST /v1/backchannel-logout (OpenID Connect Back-Channel Logout) for logout tokens whose aud names this client `id`; repeatable or comma-separated; needs --issuer, --oidc-issuer or --issuers-file")
 	f.DurationVar(&o.backchannelMaxAge, "backchannel-max-age", daemon.DefaultBackchannelMaxAge, "with --backchannel-client-id: refuse logout tokens whose iat is older than this `duration`")
 
@@ -132,8 +155,8 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 	f.DurationVar(&o.pruneInterval, "prune-interval", 10*time.Minute, "delete expired revocations from the store this often (`duration`)")
 	f.DurationVar(&o.staleAfter, "stale-after", 0, "answer unavailable (fail closed) once the source has been silent this long (`duration`; default 0: keep answering from memory)")
 
-	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-gids is given)")
-	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-uids is given)")
+	f.Var(&o.writeUIDs, "write-uids", "comma-separated user `ids` allowed to issue, revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-gids is given; with --signing-key, the daemon's own uid and root)")
+	f.Var(&o.writeGIDs, "write-gids", "comma-separated group `ids` allowed to issue, revoke-all, unban and revoke by bare jti over the socket (default: anyone who can open it, unless --write-uids is given; with --signing-key, none)")
 
 	f.IntVar(&o.maxConns, "max-connections", daemon.DefaultMaxConns, "refuse connections beyond this `number` open at once")
 	f.IntVar(&o.maxConnsPerUID, "max-connections-per-uid", 0, "no one user may hold more than this `number` of the connections; root and the daemon's own user are exempt, and may go 16 past --max-connections (default: half of --max-connections)")
@@ -147,15 +170,21 @@ func newServeFlags(o *serveOptions) *cmdFlags {
 
 // check returns what is wrong with the options taken together.
 func (o *serveOptions) check() error {
-	local := o.hmacSecretFile != "" || len(o.publicKeys) > 0 || o.jwksFile != ""
+	local := o.hmacSecretFile != "" || len(o.publicKeys) > 0 || o.jwksFile != "" || o.signingKey != ""
 	remote := o.jwksURL != "" || o.oidcIssuer != ""
 	switch {
 	case o.issuersFile != "" && (local || remote || o.dev || o.issuer != "" || o.audience != "" || len(o.algorithms) > 0):
-		return fmt.Errorf("--issuers-file gives every issuer's keys, audiences and algorithms: give no --hmac-secret-file, --public-key, --jwks-file, --jwks-url, --oidc-issuer, --issuer, --audience, --algorithms or --dev with it")
+		return fmt.Errorf("--issuers-file gives every issuer's keys, audiences and algorithms: give no --hmac-secret-file, --public-key, --jwks-file, --signing-key, --jwks-url, --oidc-issuer, --issuer, --audience, --algorithms or --dev with it")
 	case !local && !remote && !o.dev && o.issuersFile == "":
-		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key, --jwks-file, --jwks-url, --oidc-issuer or --issuers-file (or --dev to try revokd out)")
+		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key, --jwks-file, --signing-key, --jwks-url, --oidc-issuer or --issuers-file (or --dev to try revokd out)")
 	case remote && (local || o.dev):
-		return fmt.Errorf("--jwks-url and --oidc-issuer fetch every key: give no --hmac-secret-file, --public-key, --jwks-file or --dev with them")
+		return fmt.Errorf("--jwks-url and --oidc-issuer fetch every key: give no --hmac-secret-file, --public-key, --jwks-file, --signing-key or --dev with them")
+	case o.signingKey == "" && (o.signingAlg != "" || o.signingKID != "" || o.signingIssuer != "" || o.signingAudience != "" || o.publicKeysOnly):
+		return fmt.Errorf("--signing-alg, --signing-kid, --signing-issuer, --signing-audience and --public-keys-only need --signing-key")
+	case o.signingKey != "" && o.dev:
+		return fmt.Errorf("--dev makes its own HMAC key: give no --signing-key with it")
+	case o.tokenTTL <= 0:
+		return fmt.Errorf("--token-ttl must be positive, got %s", o.tokenTTL)
 	case o.jwksURL != "" && o.oidcIssuer != "":
 		return fmt.Errorf("give --jwks-url or --oidc-issuer, not both (discovery finds the JWKS URL)")
 	case o.oidcIssuer != "" && o.issuer != "" && o.issuer != o.oidcIssuer:
@@ -196,6 +225,30 @@ func (o *serveOptions) check() error {
 		return fmt.Errorf("--backchannel-max-age must be positive, got %s", o.backchannelMaxAge)
 	}
 	return nil
+}
+
+// signing is the token service's settings, or nil without --signing-key.
+func (o *serveOptions) signing() *daemon.SigningConfig {
+	if o.signingKey == "" {
+		return nil
+	}
+	path := o.signingKey
+	return &daemon.SigningConfig{
+		Key: func() ([]byte, error) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("--signing-key: %w", err)
+			}
+			return b, nil
+		},
+		Alg:        o.signingAlg,
+		KID:        o.signingKID,
+		TTL:        o.tokenTTL,
+		Issuer:     o.signingIssuer,
+		Audience:   o.signingAudience,
+		Rotation:   o.refreshRotation,
+		PublicOnly: o.publicKeysOnly,
+	}
 }
 
 // backchannel is the back-channel logout settings, or nil when

@@ -155,6 +155,14 @@ func TestServeUsageErrors(t *testing.T) {
 		{"back-channel logout without an issuer", []string{"--hmac-secret-file", secret, "--backchannel-client-id", "app"}, "--backchannel-client-id needs --issuer"},
 		{"back-channel logout max age zero", []string{"--hmac-secret-file", secret, "--issuer", "https://id.example.com", "--backchannel-client-id", "app", "--backchannel-max-age", "0s"}, "--backchannel-max-age must be positive"},
 		{"back-channel logout without a sid cutoff", []string{"--hmac-secret-file", secret, "--issuer", "https://id.example.com", "--backchannel-client-id", "app", "--cutoff-claims", "sub", "--socket", filepath.Join(shortDir(t), "s")}, "both must be cutoff claims"},
+		{"signing alg without a signing key", []string{"--hmac-secret-file", secret, "--signing-alg", "ES256"}, "need --signing-key"},
+		{"signing key with fetched keys", []string{"--jwks-url", "https://id.example.com/jwks", "--signing-key", badPEM}, "fetch every key"},
+		{"token ttl zero", []string{"--signing-key", badPEM, "--token-ttl", "0s"}, "--token-ttl must be positive"},
+		{"unparsable signing key", []string{"--signing-key", badPEM, "--socket", filepath.Join(shortDir(t), "s")}, "signing key: no PEM block"},
+		{"missing signing key", []string{"--signing-key", filepath.Join(dir, "absent"), "--socket", filepath.Join(shortDir(t), "s")}, "--signing-key: open"},
+		{"short HMAC signing key", []string{"--signing-key", empty, "--signing-alg", "HS256", "--socket", filepath.Join(shortDir(t), "s")}, "at least 32 bytes"},
+		{"HMAC signing key and another secret", []string{"--hmac-secret-file", secret, "--signing-key", writeLongSecret(t, dir), "--signing-alg", "HS256", "--socket", filepath.Join(shortDir(t), "s")}, "differs from the HMAC secret file"},
+		{"signing alg not allowed", []string{"--signing-key", writeLongSecret(t, dir), "--signing-alg", "HS512", "--algorithms", "HS256", "--socket", filepath.Join(shortDir(t), "s")}, "not among the allowed algorithms"},
 		{"hmac alg with fetched keys", []string{"--jwks-url", "https://id.example.com/jwks", "--algorithms", "HS256", "--socket", filepath.Join(shortDir(t), "s")}, "shared secret"},
 	}
 	for _, tc := range tests {
@@ -168,6 +176,16 @@ func TestServeUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeLongSecret writes a 64-byte secret other than testSecret.
+func writeLongSecret(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "other.secret")
+	if err := os.WriteFile(path, []byte(strings.Repeat("o", 64)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // The daemon run in-process answers through the client commands, and stops

@@ -570,7 +570,7 @@ func TestReloadIssuersToOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.cutoff("sub", forA, t0.Add(24*time.Hour)) // a ban at A
-	f.cutoff("sid", issB+"#sess-1", t0)          // a logout at B
+	f.cutoff("sid", issB+"#sess-1", t0)         // a logout at B
 	if err := f.p.ReloadIssuers([]pipeline.Issuer{issuerA()}); err != nil {
 		t.Fatal(err)
 	}

@@ -102,8 +102,26 @@ class Revokd:
     def validate(self, token):
         return self.call({"op": "validate", "token": token})
 
-    def revoke(self, token):
-        return self.call({"op": "revoke", "token": token})["stored"]
+    def revoke(self, token, scope=None):
+        # scope "session" ends the token's session, "subject" every session
+        # of its subject; None, the token alone.
+        req = {"op": "revoke", "token": token}
+        if scope:
+            req["scope"] = scope
+        return self.call(req)["stored"]
+
+    def issue(self, sub, claims=None, ttl=None):
+        # Needs a daemon with --signing-key, and a caller it lets write.
+        req = {"op": "issue", "sub": sub}
+        if claims:
+            req["claims"] = claims
+        if ttl:
+            req["ttl"] = ttl  # seconds
+        return self.call(req)
+
+    def refresh(self, token):
+        # {"token":…,"exp":…,"jti":…,"sid":…}, or {"reason":…} when refused.
+        return self.call({"op": "refresh", "token": token})
 
     def revoke_all(self, sub, before=None):
         req = {"op": "revoke-all", "sub": sub}

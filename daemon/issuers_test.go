@@ -521,3 +521,38 @@ func statusJSON(t *testing.T, svc *Service) apitype.StatusResponse {
 	}
 	return st
 }
+
+// TestIssuersRevokeScope: a logout from a token in hand ("scope" session
+// or subject) is scoped to the token's issuer: the same sid or sub at the
+// other issuer stays active.
+func TestIssuersRevokeScope(t *testing.T) {
+	for _, tc := range []struct {
+		scope, claim string
+		killed       []string // of a1 (sub 42, s1 at A), a2 (sub 42, s2 at A), b1 (sub 42, s1 at B)
+	}{
+		{apitype.ScopeSession, "sid", []string{"a1"}},
+		{apitype.ScopeSubject, "sub", []string{"a1", "a2"}},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			d, src := newTwoIssuerDaemon(t, nil)
+			tokens := map[string]string{
+				"a1": accessToken(t, issA, "42", "s1"),
+				"a2": accessToken(t, issA, "42", "s2"),
+				"b1": accessToken(t, issB, "42", "s1"),
+			}
+			resp, err := d.svc.Revoke(context.Background(), apitype.RevokeRequest{Token: tokens["a1"], Scope: tc.scope})
+			if err != nil || !resp.Stored {
+				t.Fatalf("Revoke scope %s: %+v, %v", tc.scope, resp, err)
+			}
+			want := map[string]string{"a1": "", "a2": "", "b1": ""}
+			for _, name := range tc.killed {
+				want[name] = map[string]string{"sid": apitype.ReasonSessionRevoked, "sub": apitype.ReasonSubjectRevoked}[tc.claim]
+			}
+			checkReasons(t, d.svc, tokens, want)
+			value := map[string]string{"sid": "s1", "sub": "42"}[tc.claim]
+			if keys := src.cutoffKeys(); !keys[[2]string{tc.claim, issA + "#" + value}] || len(keys) != 1 {
+				t.Errorf("cutoffs stored: %v, want only (%s, %s#%s)", keys, tc.claim, issA, value)
+			}
+		})
+	}
+}

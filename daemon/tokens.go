@@ -137,7 +137,7 @@ func (s *Service) mintNext(m *signer.Signer, v *pipeline.Verified) (signer.Token
 // reuse ends the session of a refresh token presented again, and logs it:
 // someone may hold a stolen token.
 func (s *Service) reuse(ctx context.Context, v *pipeline.Verified) (apitype.RefreshResponse, error) {
-	if err := s.cutoffNow(ctx, "sid", v.SessionID); err != nil {
+	if err := s.cutoffNow(ctx, v, "sid", v.SessionID); err != nil {
 		return apitype.RefreshResponse{}, fmt.Errorf("refresh: revoke the session of a reused token: %w", err)
 	}
 	s.log.Warn("refresh of a token already refreshed: session revoked", "sid", v.SessionID, "sub", v.Subject, "token_id", v.ID)
@@ -150,9 +150,15 @@ func refused(res pipeline.Result) apitype.RefreshResponse {
 	return apitype.RefreshResponse{Reason: r.Reason, Until: r.Until}
 }
 
-// cutoffNow raises the cutoff on (claim, value) to now, by the store's
-// clock: every token of it issued so far is revoked.
-func (s *Service) cutoffNow(ctx context.Context, claim, value string) error {
+// cutoffNow raises the cutoff on (claim, value) at v's issuer to now, by
+// the store's clock: every token of it issued so far is revoked. With
+// several issuers the cutoff is scoped to v's (pipeline.CutoffValue),
+// unless the scoped value is too long for a store: then it reaches the
+// value at every issuer, as ending too much beats ending nothing.
+func (s *Service) cutoffNow(ctx context.Context, v *pipeline.Verified, claim, value string) error {
+	if scoped, err := s.p.CutoffValue(v.Issuer(), value); err == nil && cache.CheckCutoff(claim, scoped) == nil {
+		value = scoped
+	}
 	_, err := s.src.RevokeAll(ctx, claim, value, time.Time{})
 	return err
 }
@@ -183,7 +189,7 @@ func (s *Service) revokeScope(ctx context.Context, req apitype.RevokeRequest) (a
 	if value == "" {
 		return apitype.RevokeResponse{}, badRequest("scope %q: the token has no %s", req.Scope, claim)
 	}
-	if err := s.cutoffNow(ctx, claim, value); err != nil {
+	if err := s.cutoffNow(ctx, res.Token, claim, value); err != nil {
 		return apitype.RevokeResponse{}, opError("revoke "+req.Scope, err)
 	}
 	return apitype.RevokeResponse{Stored: true}, nil

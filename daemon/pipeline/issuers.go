@@ -263,6 +263,15 @@ func (p *Pipeline) CutoffValue(iss, value string) (string, error) {
 	return tr.scope + value, nil
 }
 
+// Issuer is the name of the trusted issuer whose keys verified v: its
+// iss, or empty for the one issuer of the flags without --issuer.
+func (v *Verified) Issuer() string {
+	if v.trust == nil {
+		return ""
+	}
+	return v.trust.name
+}
+
 // Issuers returns the names of the trusted issuers, in the order given;
 // one empty name when iss is not checked.
 func (p *Pipeline) Issuers() []string {

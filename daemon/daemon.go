@@ -135,7 +135,7 @@ func New(opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("validation settings: %w", err)
 	}
-	if err := tokens.publish(pipeline.KeyMaterial{HMACSecret: pc.HMACSecret, PublicKeyPEMs: pc.PublicKeyPEMs, JWKS: pc.JWKS}, sk); err != nil {
+	if err := tokens.publish(tokens.published(&pc), sk); err != nil {
 		p.Close()
 		return nil, err
 	}

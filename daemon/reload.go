@@ -76,7 +76,7 @@ func (d *Daemon) reloadIssuers(load func() ([]Issuer, error)) error {
 	if err != nil {
 		return fmt.Errorf("reload issuers: %w", err)
 	}
-	if err := d.p.ReloadIssuers(issuers); err != nil {
+	if issuers, err = d.tokens.reloadIssuers(d.p, issuers); err != nil {
 		return fmt.Errorf("reload issuers: %w", err)
 	}
 	d.fetch.adopt(fresh, issuers)

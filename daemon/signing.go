@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -90,28 +91,83 @@ func newKeys(cfg *SigningConfig, pc *pipeline.Config) (*keys, *signer.Key, error
 	if c.Audience == "" {
 		c.Audience = pc.Audience
 	}
+	if len(pc.Issuers) > 0 && c.Issuer == "" {
+		return nil, nil, errors.New("signing: with several issuers, the signing issuer (--signing-issuer) names the issuer of the daemon's tokens")
+	}
 	k, err := readSigningKey(&c)
 	if err != nil {
 		return nil, nil, err
 	}
 	ks := &keys{cfg: &c, algs: pc.Algorithms}
-	if err := ks.check(k); err != nil {
-		return nil, nil, err
+	subject := pc.SubjectClaim
+	if len(pc.Issuers) > 0 {
+		list, i, err := joinIssuer(pc.Issuers, &c, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		pc.Issuers = list
+		subject = cmp.Or(list[i].SubjectClaim, subject)
+	} else {
+		if err := ks.check(k); err != nil {
+			return nil, nil, err
+		}
+		m := pipeline.KeyMaterial{HMACSecret: pc.HMACSecret, PublicKeyPEMs: pc.PublicKeyPEMs, JWKS: pc.JWKS}
+		if err := k.AddTo(&m); err != nil {
+			return nil, nil, fmt.Errorf("signing key: %w", err)
+		}
+		pc.HMACSecret, pc.PublicKeyPEMs = m.HMACSecret, m.PublicKeyPEMs
 	}
-	m := pipeline.KeyMaterial{HMACSecret: pc.HMACSecret, PublicKeyPEMs: pc.PublicKeyPEMs, JWKS: pc.JWKS}
-	if err := k.AddTo(&m); err != nil {
-		return nil, nil, fmt.Errorf("signing key: %w", err)
-	}
-	pc.HMACSecret, pc.PublicKeyPEMs = m.HMACSecret, m.PublicKeyPEMs
 	ks.signer = signer.New(signer.Settings{
 		Issuer:            c.Issuer,
 		Audience:          c.Audience,
-		SubjectClaim:      pc.SubjectClaim,
+		SubjectClaim:      subject,
 		SessionStartClaim: pc.SessionStartClaim,
 		TTL:               c.TTL,
 		MaxSessionAge:     pc.MaxSessionAge,
 	}, k)
 	return ks, k, nil
+}
+
+// joinIssuer adds k's verifying half to the keys of the trusted issuer
+// its tokens name (the signing issuer), or trusts that issuer, with k
+// alone, when list lacks it. It returns the new list and the issuer's
+// index. An issuer whose keys are fetched cannot take the key: its
+// provider's set is all it trusts.
+func joinIssuer(list []pipeline.Issuer, c *SigningConfig, k *signer.Key) ([]pipeline.Issuer, int, error) {
+	out := slices.Clone(list)
+	i := slices.IndexFunc(out, func(is pipeline.Issuer) bool { return is.Issuer == c.Issuer })
+	if i < 0 {
+		is := pipeline.Issuer{Issuer: c.Issuer}
+		if c.Audience != "" {
+			is.Audiences = []string{c.Audience}
+		}
+		out, i = append(out, is), len(out)
+	}
+	is := &out[i]
+	switch {
+	case is.RemoteKeys != nil:
+		return nil, 0, fmt.Errorf("signing: the keys of issuer %q are fetched from its identity provider, which cannot hold the signing key: give the daemon's tokens an issuer of their own", c.Issuer)
+	case len(is.Algorithms) > 0 && !slices.Contains(is.Algorithms, k.Alg()):
+		return nil, 0, fmt.Errorf("signing: algorithm %s is not among issuer %q's algorithms %v", k.Alg(), c.Issuer, is.Algorithms)
+	}
+	if err := k.AddTo(&is.Keys); err != nil {
+		return nil, 0, fmt.Errorf("signing key: %w", err)
+	}
+	return out, i, nil
+}
+
+// published is the key material /v1/jwks publishes: the one-issuer keys
+// of pc, or with several issuers those of the signing issuer.
+func (ks *keys) published(pc *pipeline.Config) pipeline.KeyMaterial {
+	if len(pc.Issuers) == 0 || ks.cfg == nil {
+		return pipeline.KeyMaterial{HMACSecret: pc.HMACSecret, PublicKeyPEMs: pc.PublicKeyPEMs, JWKS: pc.JWKS}
+	}
+	for _, is := range pc.Issuers {
+		if is.Issuer == ks.cfg.Issuer {
+			return is.Keys
+		}
+	}
+	return pipeline.KeyMaterial{}
 }
 
 func cutoffClaimsOf(pc pipeline.Config) []string {
@@ -193,6 +249,36 @@ func (ks *keys) reload(p *pipeline.Pipeline, m pipeline.KeyMaterial) error {
 	}
 	ks.jwks.Store(&jwks)
 	return nil
+}
+
+// reloadIssuers reads the signing key again and makes list, with the
+// key's verifying half joined to the signing issuer's keys, the trusted
+// issuers, then swaps the signer's key and the published set: all or
+// nothing. It returns the issuers in use.
+func (ks *keys) reloadIssuers(p *pipeline.Pipeline, list []pipeline.Issuer) ([]pipeline.Issuer, error) {
+	if ks.cfg == nil {
+		return list, p.ReloadIssuers(list)
+	}
+	k, err := readSigningKey(ks.cfg)
+	if err != nil {
+		return nil, err
+	}
+	list, i, err := joinIssuer(list, ks.cfg, k)
+	if err != nil {
+		return nil, err
+	}
+	jwks, err := signer.JWKS(list[i].Keys, k)
+	if err != nil {
+		return nil, fmt.Errorf("publish keys: %w", err)
+	}
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if err := p.ReloadIssuers(list); err != nil {
+		return nil, err
+	}
+	ks.signer.SetKey(k)
+	ks.jwks.Store(&jwks)
+	return list, nil
 }
 
 // defaultWriters is the write lists of a daemon with a signing key that

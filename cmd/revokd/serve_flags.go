@@ -173,8 +173,10 @@ func (o *serveOptions) check() error {
 	local := o.hmacSecretFile != "" || len(o.publicKeys) > 0 || o.jwksFile != "" || o.signingKey != ""
 	remote := o.jwksURL != "" || o.oidcIssuer != ""
 	switch {
-	case o.issuersFile != "" && (local || remote || o.dev || o.issuer != "" || o.audience != "" || len(o.algorithms) > 0):
-		return fmt.Errorf("--issuers-file gives every issuer's keys, audiences and algorithms: give no --hmac-secret-file, --public-key, --jwks-file, --signing-key, --jwks-url, --oidc-issuer, --issuer, --audience, --algorithms or --dev with it")
+	case o.issuersFile != "" && (o.hmacSecretFile != "" || len(o.publicKeys) > 0 || o.jwksFile != "" || remote || o.dev || o.issuer != "" || o.audience != "" || len(o.algorithms) > 0):
+		return fmt.Errorf("--issuers-file gives every issuer's keys, audiences and algorithms: give no --hmac-secret-file, --public-key, --jwks-file, --jwks-url, --oidc-issuer, --issuer, --audience, --algorithms or --dev with it")
+	case o.issuersFile != "" && o.signingKey != "" && o.signingIssuer == "":
+		return fmt.Errorf("--signing-key with --issuers-file needs --signing-issuer: the issuer of the daemon's tokens, whose entry in the file (if any) also trusts the signing key")
 	case !local && !remote && !o.dev && o.issuersFile == "":
 		return fmt.Errorf("no verification key: give --hmac-secret-file, --public-key, --jwks-file, --signing-key, --jwks-url, --oidc-issuer or --issuers-file (or --dev to try revokd out)")
 	case remote && (local || o.dev):

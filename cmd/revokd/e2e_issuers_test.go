@@ -263,6 +263,10 @@ func TestServeIssuersFileFlags(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, "--issuers-file gives every issuer") {
 		t.Errorf("--issuers-file with --issuer: exit %d, stderr %q", code, errOut)
 	}
+	code, _, errOut = runCLI(t, "serve", "--socket", filepath.Join(dir, "s.sock"), "--issuers-file", ti.file, "--signing-key", filepath.Join(dir, "a.pem"))
+	if code != exitUsage || !strings.Contains(errOut, "needs --signing-issuer") {
+		t.Errorf("--issuers-file with --signing-key and no --signing-issuer: exit %d, stderr %q", code, errOut)
+	}
 	ti.write(t, `{"issuers":[{"issuer":"https://a.example","public_keys":["a.pem"]},{"issuer":"https://a.example","jwks_file":"b.jwks"}]}`)
 	code, _, errOut = runCLI(t, "serve", "--socket", filepath.Join(dir, "s.sock"), "--data-dir", filepath.Join(dir, "data"), "--issuers-file", ti.file)
 	if code != exitUsage || !strings.Contains(errOut, "given twice") {

@@ -92,6 +92,12 @@ func newMetrics(reg prometheus.Registerer, b Backend, log *slog.Logger) *metrics
 			Help: "Change notifications ignored: unusable, or not backed by the store's tables (forged, say).",
 		}, func() float64 { return float64(src.SourceStatus().NotificationsIgnored) }))
 	}
+	if r, ok := b.(reuseCounter); ok {
+		collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "revokd_refresh_reuse_total",
+			Help: "Refreshes of a token already refreshed (refresh-token reuse), each of which ended its session.",
+		}, func() float64 { return float64(r.Reuses()) }))
+	}
 	if r, ok := b.(reloadStatuser); ok {
 		for _, result := range []string{"ok", "error"} {
 			collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{

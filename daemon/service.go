@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/revokd/revokd/cache"
@@ -37,11 +38,12 @@ type Service struct {
 	clock        cache.Clock
 	staleAfter   time.Duration
 	cutoffClaims []string
-	fetch        *fetchers    // the fetched key sets; nil in tests that build a Service alone
-	reloads      *reloads     // nil with fetched keys, and in tests that build a Service alone
-	logout       *backchannel // nil unless back-channel logout is on
-	tokens       *keys        // the signing key and the published keys
-	log          *slog.Logger // discards unless the Daemon sets its own
+	fetch        *fetchers     // the fetched key sets; nil in tests that build a Service alone
+	reloads      *reloads      // nil with fetched keys, and in tests that build a Service alone
+	logout       *backchannel  // nil unless back-channel logout is on
+	tokens       *keys         // the signing key and the published keys
+	log          *slog.Logger  // discards unless the Daemon sets its own
+	reuses       atomic.Uint64 // refreshes refused as reuse
 }
 
 // newService returns a Service. staleAfter is the --stale-after policy (0:

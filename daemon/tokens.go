@@ -141,8 +141,16 @@ func (s *Service) reuse(ctx context.Context, v *pipeline.Verified) (apitype.Refr
 		return apitype.RefreshResponse{}, fmt.Errorf("refresh: revoke the session of a reused token: %w", err)
 	}
 	s.log.Warn("refresh of a token already refreshed: session revoked", "sid", v.SessionID, "sub", v.Subject, "token_id", v.ID)
+	s.reuses.Add(1)
 	return apitype.RefreshResponse{Reason: apitype.ReasonSessionRevoked}, nil
 }
+
+// reuseCounter is a Backend that counts refresh-token reuse.
+type reuseCounter interface{ Reuses() uint64 }
+
+// Reuses counts the refreshes refused as reuse, each of which ended a
+// session.
+func (s *Service) Reuses() uint64 { return s.reuses.Load() }
 
 // refused is the answer to a refresh of a token that does not validate.
 func refused(res pipeline.Result) apitype.RefreshResponse {

@@ -122,6 +122,9 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 	if r := f.reason(other.Token); r != "" {
 		t.Errorf("the subject's other session after reuse in one: %q, want active", r)
 	}
+	if n := f.svc.Reuses(); n != 1 {
+		t.Errorf("reuses counted: %d, want 1 (the successor's refusal was already a revoked session, not reuse)", n)
+	}
 }
 
 // Reuse is decided by the store, not by this daemon's replica: a token

@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/internal/testwait"
@@ -62,7 +64,9 @@ func startPyIdP(t *testing.T, python, alg string) *pyIdP {
 	t.Helper()
 	cmd := exec.Command(python, "../../examples/idp/fake_idp.py", "--alg", alg, "--client-id", idpClientID)
 	stdout := &syncBuffer{}
-	p := &pyIdP{stderr: &syncBuffer{}, hc: &http.Client{}}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	p := &pyIdP{stderr: &syncBuffer{}, hc: &http.Client{Transport: tr}}
 	cmd.Stdout, cmd.Stderr = stdout, p.stderr
 	// The provider stops at end of file on stdin: if this test binary dies,
 	// the pipe closes and no provider outlives it.
@@ -140,6 +144,12 @@ func (p *pyIdP) token(t *testing.T, sub, sid string, kid ...string) string {
 	if len(kid) > 0 {
 		req["kid"] = kid[0]
 	}
+	return p.mint(t, req)
+}
+
+// mint mints an access token as req says (see fake_idp.py's /control/token).
+func (p *pyIdP) mint(t *testing.T, req map[string]any) string {
+	t.Helper()
 	var resp struct{ Token string }
 	p.call(t, "/control/token", req, &resp)
 	return resp.Token
@@ -174,6 +184,25 @@ func (p *pyIdP) logout(t *testing.T, socket string, req map[string]any) delivery
 		t.Errorf("back-channel logout answer %d %s has Cache-Control %q, want no-store", d.Status, d.Body, d.CacheControl)
 	}
 	return d
+}
+
+// failedFetches reads revokd_jwks_fetches_total{result="error"} of iss
+// from /metrics.
+func failedFetches(t *testing.T, hc *http.Client, iss string) float64 {
+	t.Helper()
+	_, _, metrics := httpDo(t, hc, "GET", "/metrics", "")
+	prefix := fmt.Sprintf(`revokd_jwks_fetches_total{issuer=%q,result="error"} `, iss)
+	for line := range strings.Lines(metrics) {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("/metrics line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/metrics has no line %q:\n%s", prefix, metrics)
+	return 0
 }
 
 // kidOf returns the kid in a token's header.
@@ -221,7 +250,10 @@ func TestE2EPythonIdP(t *testing.T) {
 		"--issuers-file", file, "--backchannel-client-id", idpClientID,
 		"--jwks-min-refresh", "1s", "--jwks-timeout", "1m", "--log-format", "json")
 	d.waitReady(t)
+	// A validation may wait for a fetch (--jwks-timeout), so the client
+	// waits as long as the test may.
 	hc := unixHTTPClient(t, socket)
+	hc.Timeout = time.Until(testwait.Deadline(t))
 
 	validate := func(tok string) apitype.ValidateResponse {
 		t.Helper()
@@ -278,6 +310,9 @@ func TestE2EPythonIdP(t *testing.T) {
 	b1 := b.token(t, "alice", "s1")
 	expectActive("A's alice", a1, "alice")
 	expectActive("B's alice", b1, "alice")
+	// B cannot speak for A: a token claiming A's iss is checked with A's
+	// keys only (after a refetch for B's kid, which A has not).
+	expectReason("B's token claiming A as issuer", b.mint(t, map[string]any{"sub": "alice", "sid": "s1", "iss": a.url}), apitype.ReasonUnknownKey)
 	if ks := keySet(a.url); ks.JWKSURL != a.url+"/jwks" || ks.JWKSError != "" {
 		t.Errorf("A's key set: %+v, want jwks_url %s/jwks (from discovery) and no error", ks, a.url)
 	}
@@ -324,6 +359,12 @@ func TestE2EPythonIdP(t *testing.T) {
 		t.Errorf("B's key set while A is down: %+v, want no error", ks)
 	}
 	expectActive("A's token after a failed fetch", a2, "alice")
+	if n := failedFetches(t, hc, a.url); n == 0 {
+		t.Errorf("/metrics counts %v failed fetches for A, want at least one", n)
+	}
+	if n := failedFetches(t, hc, b.url); n != 0 {
+		t.Errorf("/metrics counts %v failed fetches for B, want none", n)
+	}
 	expectActive("B's alice while A is down", b1, "alice")
 
 	// A logout from A while its keys cannot be fetched: the kept set

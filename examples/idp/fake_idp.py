@@ -22,8 +22,9 @@ Both answer 503 while the provider is "down" (see /control/down).
 The control routes take and return JSON (POST, application/json) and keep
 answering while the provider is down:
 
-    /control/token   {"sub", "sid", "kid"?, "aud"?, "iat"?, "ttl"?}
-                     -> {"token", "kid", "jti"}: an access token with iss, sub, sid,
+    /control/token   {"sub", "sid", "kid"?, "aud"?, "iat"?, "ttl"?, "iss"?}
+                     -> {"token", "kid", "jti"}: an access token with iss (default
+                     this provider; another, to forge one as this provider), sub, sid,
                      aud (default --audience), iat (a fractional NumericDate, default
                      now), exp (iat + ttl, default 3600 s) and jti, signed with the
                      current key, or with the key "kid" names (a retired one too).
@@ -188,7 +189,7 @@ class Provider:
         kid, key = self.signing_key(req.get("kid"))
         iat = float(req.get("iat", time.time()))
         claims = {
-            "iss": self.issuer,
+            "iss": req.get("iss", self.issuer),
             "sub": req["sub"],
             "aud": req.get("aud", self.audience),
             "iat": iat,
@@ -270,13 +271,13 @@ class Provider:
 class UnixHTTPConnection(http.client.HTTPConnection):
     """An HTTP/1.1 connection over a Unix socket; the host name is only the Host header."""
 
-    def __init__(self, path, timeout=30):
+    def __init__(self, path, timeout=None):
         super().__init__("revokd", timeout=timeout)
         self.unix_path = path
 
     def connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
+        s.settimeout(self.timeout)  # None: blocking, bounded by whoever asked for the delivery
         s.connect(self.unix_path)
         self.sock = s
 

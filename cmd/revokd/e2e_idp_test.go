@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/internal/testwait"
@@ -155,6 +159,27 @@ func (p *pyIdP) mint(t *testing.T, req map[string]any) string {
 	return resp.Token
 }
 
+// jwks fetches the provider's key set, as a relying party would.
+func (p *pyIdP) jwks(t *testing.T) jose.JSONWebKeySet {
+	t.Helper()
+	ctx, cancel := context.WithDeadline(context.Background(), testwait.Deadline(t))
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, "GET", p.url+"/jwks", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.hc.Do(r)
+	if err != nil {
+		t.Fatalf("GET %s/jwks: %v", p.url, err)
+	}
+	defer res.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(res.Body).Decode(&set); res.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET %s/jwks: %d (%v)", p.url, res.StatusCode, err)
+	}
+	return set
+}
+
 func (p *pyIdP) rotate(t *testing.T) string {
 	t.Helper()
 	var resp struct{ Kid string }
@@ -222,7 +247,8 @@ func kidOf(t *testing.T, token string) string {
 // TestE2EPythonIdP proves issue 12 against identity providers written in
 // Python (examples/idp/fake_idp.py, with PyJWT): two providers, A (RS256)
 // and B (ES256), found by OpenID discovery from an issuers file, issue the
-// same subjects and sessions. A rotates its keys (an unknown kid refetches
+// same subjects and sessions; the encryption and symmetric keys they also
+// publish are passed over. A rotates its keys (an unknown kid refetches
 // them), goes down (the set in use is kept and status shows the failed
 // fetch), rotates while down and comes back. Both send back-channel
 // logouts to the socket from Python: by sid and by sub, each reaching only
@@ -232,6 +258,19 @@ func TestE2EPythonIdP(t *testing.T) {
 	python := idpPython(t)
 	a := startPyIdP(t, python, "RS256")
 	b := startPyIdP(t, python, "ES256")
+	// Keys a relying party must pass over, as RFC 7517 §5 and docs/keys.md
+	// say, next to the signing keys: an encryption key, a key for an
+	// algorithm that is not a signature's, and a symmetric one.
+	encKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.call(t, "/control/publish", map[string]any{"jwk": jose.JSONWebKey{Key: encKey.Public(), KeyID: "enc-1", Algorithm: "RSA-OAEP-256", Use: "enc"}}, nil)
+	a.call(t, "/control/publish", map[string]any{"jwk": jose.JSONWebKey{Key: encKey.Public(), KeyID: "enc-2", Algorithm: "RSA-OAEP"}}, nil)
+	b.call(t, "/control/publish", map[string]any{"jwk": jose.JSONWebKey{Key: []byte("a secret published is no secret"), KeyID: "hs-1"}}, nil)
+	if n, m := len(a.jwks(t).Keys), len(b.jwks(t).Keys); n != 3 || m != 2 {
+		t.Fatalf("A publishes %d keys and B %d, want 3 and 2", n, m)
+	}
 
 	dir := shortDir(t)
 	file := filepath.Join(dir, "issuers.json")
@@ -480,4 +519,78 @@ func TestE2EPythonIdP(t *testing.T) {
 	}
 	expectReason("A's bob after A's good logout of s9", aBob, apitype.ReasonSessionRevoked)
 	expectActive("B's alice in s2 at the end", bS2, "alice")
+}
+
+// TestE2EPythonIdPDownAtStart: with B down when the daemon starts, the
+// daemon is not ready and B's tokens are unavailable, not refused; B's
+// logout token is a 503, which the provider may send again, not a 400.
+// Once B answers, the retries fetch its keys, the daemon is ready, and the
+// same logout token, sent again, ends the session.
+func TestE2EPythonIdPDownAtStart(t *testing.T) {
+	python := idpPython(t)
+	a := startPyIdP(t, python, "RS256")
+	b := startPyIdP(t, python, "ES256")
+	b.call(t, "/control/down", struct{}{}, nil)
+
+	dir := shortDir(t)
+	file := filepath.Join(dir, "issuers.json")
+	if err := os.WriteFile(file, fmt.Appendf(nil, `{"issuers": [
+		{"issuer": %q, "oidc_discovery": true},
+		{"issuer": %q, "oidc_discovery": true}
+	]}`, a.url, b.url), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "s.sock")
+	d := startProc(t, socket, nil, "serve", "--socket", socket, "--data-dir", filepath.Join(dir, "data"),
+		"--issuers-file", file, "--backchannel-client-id", idpClientID,
+		"--jwks-min-refresh", "1s", "--jwks-timeout", "1m", "--log-format", "json")
+	hc := unixHTTPClient(t, socket)
+	hc.Timeout = time.Until(testwait.Deadline(t))
+	status := func() (apitype.StatusResponse, bool) {
+		c, err := hc.Get("http://revokd/v1/status")
+		if err != nil {
+			return apitype.StatusResponse{}, false
+		}
+		defer c.Body.Close()
+		var st apitype.StatusResponse
+		return st, c.StatusCode == http.StatusOK && json.NewDecoder(c.Body).Decode(&st) == nil
+	}
+	waitFor(t, "status to show B's failed discovery", func() bool {
+		if d.hasExited() {
+			t.Fatalf("revokd exited (%v):\n%s", d.err, d.stderr)
+		}
+		st, ok := status()
+		if !ok {
+			return false
+		}
+		for _, ks := range st.Issuers {
+			if ks.Issuer == b.url && ks.JWKSError != "" {
+				return true
+			}
+		}
+		return false
+	})
+	if code, _, body := httpDo(t, hc, "GET", "/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz before B's keys: %d %s, want 503", code, body)
+	}
+	tok := b.token(t, "alice", "s1")
+	if _, _, body := httpDo(t, hc, "POST", "/v1/validate", fmt.Sprintf(`{"token":%q}`, tok)); !strings.Contains(body, `"reason":"unavailable"`) {
+		t.Errorf("B's token before B's keys: %s, want unavailable", body)
+	}
+	first := b.logout(t, socket, map[string]any{"sid": "s1"})
+	if first.Status != http.StatusServiceUnavailable {
+		t.Errorf("B's logout before B's keys: %d %s, want 503", first.Status, first.Body)
+	}
+
+	b.call(t, "/control/up", struct{}{}, nil)
+	d.waitReady(t)
+	if _, _, body := httpDo(t, hc, "POST", "/v1/validate", fmt.Sprintf(`{"token":%q}`, tok)); !strings.Contains(body, `"active":true`) {
+		t.Errorf("B's token once B's keys are fetched: %s, want active", body)
+	}
+	if r := b.logout(t, socket, map[string]any{"token": first.LogoutToken}); r.Status != http.StatusOK {
+		t.Errorf("B's logout sent again once B's keys are fetched: %d %s, want 200", r.Status, r.Body)
+	}
+	if _, _, body := httpDo(t, hc, "POST", "/v1/validate", fmt.Sprintf(`{"token":%q}`, tok)); !strings.Contains(body, `"reason":"session_revoked"`) {
+		t.Errorf("B's token after B's logout: %s, want session_revoked", body)
+	}
 }

@@ -35,6 +35,9 @@ answering while the provider is down:
     /control/retire  {"kid"?} -> {"published"}: unpublishes kid, by default every key
                      but the current one. The private key is kept, so tokens can still
                      be minted with it, as an old token would be.
+    /control/publish {"jwk"} -> {}: publishes a JWK as it is, after the provider's
+                     own keys (an encryption key, a kind of key a relying party may
+                     not know, ...): a relying party must not trip over it.
     /control/down    {} -> {}: discovery and the key set answer 503 from now on.
     /control/up      {} -> {}: and answer again.
     /control/logout  {"sid"?, "sub"?, "variant"?, "jti"?, "aud"?, "iss"?,
@@ -120,6 +123,7 @@ class Provider:
         self.published = []  # kids in the JWKS, oldest first
         self.current = None
         self.down = False
+        self.extra = []  # JWKs published as they are (/control/publish)
         self.serial = 0
         self.ghost = self.new_key()  # never published
         self.rotate()
@@ -160,7 +164,7 @@ class Provider:
 
     def jwks(self):
         with self.lock:
-            return {"keys": [self.jwk(k) for k in self.published]}
+            return {"keys": [self.jwk(k) for k in self.published] + self.extra}
 
     def discovery(self):
         return {
@@ -341,6 +345,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(200, p.rotate())
             if route == "/control/retire":
                 return self.answer(200, p.retire(req.get("kid")))
+            if route == "/control/publish":
+                with p.lock:
+                    p.extra.append(req["jwk"])
+                return self.answer(200, {})
             if route in ("/control/down", "/control/up"):
                 with p.lock:
                     p.down = route == "/control/down"

@@ -294,25 +294,26 @@ func TestE2EPythonIdP(t *testing.T) {
 	hc := unixHTTPClient(t, socket)
 	hc.Timeout = time.Until(testwait.Deadline(t))
 
-	validate := func(tok string) apitype.ValidateResponse {
+	// validate returns the answer, and its JSON for messages.
+	validate := func(tok string) (apitype.ValidateResponse, string) {
 		t.Helper()
 		code, _, body := httpDo(t, hc, "POST", "/v1/validate", fmt.Sprintf(`{"token":%q}`, tok))
 		var v apitype.ValidateResponse
 		if err := json.Unmarshal([]byte(body), &v); code != http.StatusOK || err != nil {
 			t.Fatalf("validate: %d %s (%v)", code, body, err)
 		}
-		return v
+		return v, strings.TrimSpace(body)
 	}
 	expectActive := func(what, tok, sub string) {
 		t.Helper()
-		if v := validate(tok); !v.Active || v.Sub != sub {
-			t.Errorf("%s: validate = %+v, want active with sub %q", what, v, sub)
+		if v, body := validate(tok); !v.Active || v.Sub != sub {
+			t.Errorf("%s: validate = %s, want active with sub %q", what, body, sub)
 		}
 	}
 	expectReason := func(what, tok, reason string) {
 		t.Helper()
-		if v := validate(tok); v.Active || v.Reason != reason {
-			t.Errorf("%s: validate = %+v, want inactive, %s", what, v, reason)
+		if v, body := validate(tok); v.Active || v.Reason != reason {
+			t.Errorf("%s: validate = %s, want inactive, %s", what, body, reason)
 		}
 	}
 	// activeOnceRefetched waits for a token under a kid the daemon has not
@@ -321,9 +322,9 @@ func TestE2EPythonIdP(t *testing.T) {
 	activeOnceRefetched := func(what, tok string) {
 		t.Helper()
 		waitFor(t, what, func() bool {
-			v := validate(tok)
+			v, body := validate(tok)
 			if !v.Active && v.Reason != apitype.ReasonUnknownKey {
-				t.Fatalf("%s: validate = %+v, want active, or unknown_key until a refetch", what, v)
+				t.Fatalf("%s: validate = %s, want active, or unknown_key until a refetch", what, body)
 			}
 			return v.Active
 		})
@@ -374,9 +375,9 @@ func TestE2EPythonIdP(t *testing.T) {
 	ghost := a.token(t, "mallory", "g", "ghost")
 	waitFor(t, "A's dropped kid to stop validating", func() bool {
 		expectReason("a token under a kid A never published", ghost, apitype.ReasonUnknownKey)
-		v := validate(a1)
+		v, body := validate(a1)
 		if !v.Active && v.Reason != apitype.ReasonUnknownKey {
-			t.Fatalf("A's token under its dropped kid: validate = %+v, want active until a refetch, then unknown_key", v)
+			t.Fatalf("A's token under its dropped kid: validate = %s, want active until a refetch, then unknown_key", body)
 		}
 		return !v.Active
 	})
@@ -429,7 +430,8 @@ func TestE2EPythonIdP(t *testing.T) {
 
 	// Back-channel logout by sid: A's session s1 of alice only. B's alice,
 	// in a session also named s1, is another issuer's.
-	aS1 := a.token(t, "alice", "s1")
+	sessionStart := float64(time.Now().UnixMicro()) / 1e6
+	aS1 := a.mint(t, map[string]any{"sub": "alice", "sid": "s1", "iat": sessionStart})
 	aS2 := a.token(t, "alice", "s2")
 	aBob := a.token(t, "bob", "s9")
 	bS1 := b.token(t, "alice", "s1")
@@ -439,6 +441,8 @@ func TestE2EPythonIdP(t *testing.T) {
 		t.Fatalf("A's logout of s1: %d %s, want 200 {}", first.Status, first.Body)
 	}
 	expectReason("A's alice in s1 after A's logout of s1", aS1, apitype.ReasonSessionRevoked)
+	refreshed := a.mint(t, map[string]any{"sub": "alice", "sid": "s1", "claims": map[string]any{"orig_iat": sessionStart}})
+	expectReason("A's alice in s1, refreshed after the logout but keeping its session start", refreshed, apitype.ReasonSessionRevoked)
 	expectActive("A's alice in s2 after A's logout of s1", aS2, "alice")
 	expectActive("A's bob after A's logout of s1", aBob, "bob")
 	expectActive("B's alice in s1 after A's logout of s1", bS1, "alice")

@@ -22,11 +22,12 @@ Both answer 503 while the provider is "down" (see /control/down).
 The control routes take and return JSON (POST, application/json) and keep
 answering while the provider is down:
 
-    /control/token   {"sub", "sid", "kid"?, "aud"?, "iat"?, "ttl"?, "iss"?}
+    /control/token   {"sub", "sid", "kid"?, "aud"?, "iat"?, "ttl"?, "iss"?, "claims"?}
                      -> {"token", "kid", "jti"}: an access token with iss (default
                      this provider; another, to forge one as this provider), sub, sid,
                      aud (default --audience), iat (a fractional NumericDate, default
-                     now), exp (iat + ttl, default 3600 s) and jti, signed with the
+                     now), exp (iat + ttl, default 3600 s), jti and any other
+                     "claims" (which win over those), signed with the
                      current key, or with the key "kid" names (a retired one too).
                      "kid": "ghost" signs with a key never published, under a kid no
                      set has: a token that makes a relying party refetch the keys.
@@ -202,6 +203,7 @@ class Provider:
         }
         if req.get("sid"):
             claims["sid"] = req["sid"]
+        claims.update(req.get("claims") or {})
         token = jwt.encode(claims, key, algorithm=self.alg, headers={"kid": kid, "typ": "JWT"})
         return {"token": token, "kid": kid, "jti": claims["jti"]}
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -228,20 +227,6 @@ func failedFetches(t *testing.T, hc *http.Client, iss string) float64 {
 	}
 	t.Fatalf("/metrics has no line %q:\n%s", prefix, metrics)
 	return 0
-}
-
-// kidOf returns the kid in a token's header.
-func kidOf(t *testing.T, token string) string {
-	t.Helper()
-	h, err := base64.RawURLEncoding.DecodeString(strings.SplitN(token, ".", 2)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var header struct{ Kid string }
-	if err := json.Unmarshal(h, &header); err != nil {
-		t.Fatal(err)
-	}
-	return header.Kid
 }
 
 // TestE2EPythonIdP proves issue 12 against identity providers written in

@@ -66,8 +66,8 @@ func newTwoIssuers(t *testing.T, dir string) *twoIssuers {
 	}
 	ti.write(t, fmt.Sprintf(`{"issuers": [
 		{"issuer": %q, "public_keys": ["a.pem"], "audiences": ["api", "other"]},
-		{"issuer": %q, "jwks_file": "b.jwks", "algorithms": ["RS256"]}
-	]}`, issuerA, issuerB))
+		{"issuer": %q, "jwks_file": %q, "algorithms": ["RS256"]}
+	]}`, issuerA, issuerB, filepath.Join(dir, "b.jwks"))) // a relative name and an absolute one
 	return ti
 }
 

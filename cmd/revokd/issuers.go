@@ -100,7 +100,7 @@ func (e issuerEntry) issuer(dir string, fetch func(jwksURL, oidcIssuer string) *
 		}
 		is.Fetch = fetch(e.JWKSURL, "")
 	case e.JWKSFile != "":
-		b, err := os.ReadFile(filepath.Join(dir, e.JWKSFile))
+		b, err := os.ReadFile(under(dir, e.JWKSFile))
 		if err != nil {
 			return is, fmt.Errorf("jwks_file: %w", err)
 		}
@@ -110,7 +110,7 @@ func (e issuerEntry) issuer(dir string, fetch func(jwksURL, oidcIssuer string) *
 			b := []byte(k)
 			if !strings.HasPrefix(strings.TrimSpace(k), "-----BEGIN") {
 				var err error
-				if b, err = os.ReadFile(filepath.Join(dir, k)); err != nil {
+				if b, err = os.ReadFile(under(dir, k)); err != nil {
 					return is, fmt.Errorf("public_keys: %w", err)
 				}
 			}
@@ -134,6 +134,15 @@ func (o *serveOptions) fetchConfig(jwksURL, oidcIssuer string) *pipeline.RemoteK
 		MinRefresh: o.jwksMinRefresh,
 		Timeout:    o.jwksTimeout,
 	}
+}
+
+// under is where the issuers file's name for a file points: an absolute
+// name as it is, a relative one from dir, the issuers file's directory.
+func under(dir, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // pemName names a public_keys entry in an error: the file, or "(inline

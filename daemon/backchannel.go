@@ -118,6 +118,7 @@ const (
 	refuseNonce      logoutRefusal = "nonce is not allowed in a logout token"
 	refuseTooLong    logoutRefusal = "jti, sid or sub is too long, or not valid UTF-8 text"
 	refuseReplay     logoutRefusal = "jti was already used"
+	refuseSubject    logoutRefusal = "the issuer's tokens carry their subject in another claim than sub: a logout by sub alone cannot be applied; send sid"
 )
 
 // logoutClaims are the members of a logout token's payload that §2.4
@@ -232,6 +233,12 @@ func (b *backchannel) checkLogout(token string, now time.Time, leeway time.Durat
 		// Present at all, even null: §2.4 prohibits it, so that an ID
 		// token can never pass as a logout token.
 		return logout{}, refuseNonce
+	}
+	if c.SID == "" && keys.SubjectClaim() != "sub" {
+		// A cutoff on "sub" compares the configured subject claim, not the
+		// token's sub: it would end another user's sessions and not this
+		// one's.
+		return logout{}, refuseSubject
 	}
 	l := logout{claim: "sid", value: c.SID, replayID: replayID(c.Iss, c.JTI), replayUntil: until}
 	if c.SID == "" {

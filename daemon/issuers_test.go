@@ -556,3 +556,33 @@ func TestIssuersRevokeScope(t *testing.T) {
 		})
 	}
 }
+
+// TestBackchannelLogoutSubjectClaim: an issuer whose tokens carry their
+// subject in another claim than sub cannot apply a logout by sub alone (a
+// cutoff on "sub" compares that claim, and would end another user's
+// sessions): it is refused and nothing is written. A logout by sid works.
+func TestBackchannelLogoutSubjectClaim(t *testing.T) {
+	issuers := twoIssuers(t)
+	issuers[0].SubjectClaim = "uid"
+	d, src := openMemDaemon(t, clocktest.New(t0), Options{
+		Pipeline:    pipeline.Config{Leeway: testLeeway},
+		Issuers:     issuers,
+		Backchannel: &BackchannelConfig{ClientIDs: []string{testClientID}, MaxAge: testMaxAge},
+	})
+	d.replica.SetReady()
+	d.replica.Touch()
+	ctx := context.Background()
+	err := d.svc.BackchannelLogout(ctx, logoutAt(t, issA, "", "8f14e45f", "j1"))
+	if !errors.Is(err, refuseSubject) {
+		t.Fatalf("logout by sub at an issuer whose subject claim is uid: %v, want %q", err, refuseSubject)
+	}
+	if keys := src.cutoffKeys(); len(keys) != 0 {
+		t.Errorf("cutoffs written by the refused logout: %v", keys)
+	}
+	if err := d.svc.BackchannelLogout(ctx, logoutAt(t, issA, "s1", "8f14e45f", "j2")); err != nil {
+		t.Errorf("logout by sid at the same issuer: %v", err)
+	}
+	if err := d.svc.BackchannelLogout(ctx, logoutAt(t, issB, "", "8f14e45f", "j3")); err != nil {
+		t.Errorf("logout by sub at an issuer whose subject claim is sub: %v", err)
+	}
+}

@@ -27,6 +27,9 @@ type SignatureVerifier interface {
 	// verified; otherwise malformed, unsupported_alg, unknown_key,
 	// bad_signature, or unavailable before a fetched key set has arrived.
 	VerifySignature(token string) (Signed, string)
+	// SubjectClaim is the claim the issuer's tokens carry their subject
+	// in, which a cutoff on "sub" compares.
+	SubjectClaim() string
 }
 
 // issuerVerifier is the SignatureVerifier of one trusted issuer.
@@ -34,6 +37,8 @@ type issuerVerifier struct {
 	p *Pipeline
 	t *trusted
 }
+
+func (v issuerVerifier) SubjectClaim() string { return v.t.subjectClaim }
 
 func (v issuerVerifier) VerifySignature(token string) (Signed, string) {
 	if len(token) > v.p.cfg.MaxTokenBytes {

@@ -418,3 +418,37 @@ func TestRemoteKeysRediscovery(t *testing.T) {
 	default:
 	}
 }
+
+// TestRemoteKeysKidFetchRetried: an unknown-kid fetch that fails is
+// retried with the backoff, as a timed one is, not at the next refresh an
+// hour later: once the provider is back, the error clears and the new
+// kid validates within seconds of the injected clock.
+func TestRemoteKeysKidFetchRetried(t *testing.T) {
+	idp := newFakeIdP(t, "k1")
+	f := newRemoteDaemon(t, idp)
+	f.startKeys(t)
+	<-f.d.replica.Loaded()
+
+	idp.set(func(p *fakeIdP) { p.down = true })
+	idp.addKey(t, "k2")
+	tok := idp.mint(t, "k2", "bob")
+	if got := f.reason(t, tok); got != apitype.ReasonUnknownKey {
+		t.Fatalf("a new kid while the provider is down: got %q, want unknown_key", got)
+	}
+	f.waitFetches(t, 1, 1)
+	idp.set(func(p *fakeIdP) { p.down = false })
+	start := f.clock.Now()
+	testwait.For(t, "the failed fetch to be retried", func() bool {
+		f.clock.Add(time.Second)
+		return f.d.fetch.statuses()[0].FetchesOK >= 2
+	})
+	if waited := f.clock.Now().Sub(start); waited >= testRefresh/2 {
+		t.Errorf("the retry came %s after the failure, want it within the backoff, long before the %s refresh", waited, testRefresh)
+	}
+	if st := f.d.svc.Status(); st.JWKSError != "" {
+		t.Errorf("status after the retry: error %q, want none", st.JWKSError)
+	}
+	if got := f.reason(t, tok); got != "active" {
+		t.Errorf("the new kid after the retry: got %q, want active", got)
+	}
+}

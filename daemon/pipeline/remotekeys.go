@@ -195,8 +195,13 @@ func (k *RemoteKeys) Run(ctx context.Context) error {
 			k.mu.Lock()
 			f := k.inflight
 			k.mu.Unlock()
-			if f != nil {
-				k.perform(ctx, f)
+			if f != nil && k.perform(ctx, f) != nil {
+				// A fetch a validation asked for failed: retry it as a
+				// timed one would be, not at the next refresh, so the
+				// error in status and a key the provider dropped do not
+				// outlive the outage by up to an hour.
+				timer.Reset(backoff)
+				backoff = min(2*backoff, max(k.cfg.MinRefresh, time.Second))
 			}
 		}
 	}

@@ -175,7 +175,7 @@ func (b *backchannel) checkLogout(token string, now time.Time, leeway time.Durat
 	case apitype.ReasonBadSignature:
 		return logout{}, refuseSignature
 	case apitype.ReasonUnavailable:
-		return logout{}, fmt.Errorf("back-channel logout: %w: the issuer's keys are not fetched yet", cache.ErrUnavailable)
+		return logout{}, fmt.Errorf("back-channel logout: %w: %w", cache.ErrUnavailable, errIssuerKeys)
 	default:
 		return logout{}, refuseMalformed
 	}

@@ -70,6 +70,8 @@ func errorOf(err error) (int, apitype.ErrorBody) {
 			msg = errNotReady.Error()
 		case errors.Is(err, errStale):
 			msg = errStale.Error()
+		case errors.Is(err, errIssuerKeys):
+			msg = errIssuerKeys.Error()
 		}
 		return http.StatusServiceUnavailable, apitype.ErrorBody{Code: apitype.CodeUnavailable, Message: msg}
 	default:
@@ -78,6 +80,11 @@ func errorOf(err error) (int, apitype.ErrorBody) {
 }
 
 var errNotReady = errors.New("revocation state not loaded yet")
+
+// errIssuerKeys answers a logout token whose issuer's fetched keys do not
+// hold its key yet: not fetched at all, or not its kid, which the provider
+// may have only just published. The provider should send it again.
+var errIssuerKeys = errors.New("the issuer's fetched keys do not hold the token's key yet; send it again later")
 
 // errStale answers /readyz once --stale-after has passed without contact
 // with the store: validations answer "unavailable" until it is back.

@@ -452,3 +452,26 @@ func TestRemoteKeysKidFetchRetried(t *testing.T) {
 		t.Errorf("the new kid after the retry: got %q, want active", got)
 	}
 }
+
+// TestRemoteKeysLogoutUnknownKid: a logout token whose kid the fetched set
+// lacks, even after the refetch or within its rate limit, is unavailable
+// (503, sent again by the provider), not refused: the provider may have
+// just rotated. A kid of a key on disk that names no key stays refused.
+func TestRemoteKeysLogoutUnknownKid(t *testing.T) {
+	idp := newFakeIdP(t, "k1")
+	f := newRemoteDaemon(t, idp)
+	f.startKeys(t)
+	<-f.d.replica.Loaded()
+	v, ok := f.d.p.Verifier(idp.srv.URL)
+	if !ok {
+		t.Fatal("no verifier for the provider's issuer")
+	}
+	for _, kid := range []string{"new-1", "new-2"} { // the refetch, then the rate limit
+		if _, reason := v.VerifySignature(idp.mint(t, kid, "alice")); reason != apitype.ReasonUnavailable {
+			t.Errorf("kid %s the set lacks: reason %q, want unavailable", kid, reason)
+		}
+	}
+	if _, reason := v.VerifySignature(idp.mint(t, "k1", "alice")); reason != "" {
+		t.Errorf("kid k1: reason %q, want verified", reason)
+	}
+}

@@ -25,7 +25,8 @@ type SignatureVerifier interface {
 	// OpenID Connect logout token, whose claims follow rules of their own
 	// that the caller applies. The reason is "" when the signature
 	// verified; otherwise malformed, unsupported_alg, unknown_key,
-	// bad_signature, or unavailable before a fetched key set has arrived.
+	// bad_signature, or unavailable before a fetched key set has arrived
+	// or when it lacks the token's kid.
 	VerifySignature(token string) (Signed, string)
 	// SubjectClaim is the claim the issuer's tokens carry their subject
 	// in, which a cutoff on "sub" compares.
@@ -49,6 +50,13 @@ func (v issuerVerifier) VerifySignature(token string) (Signed, string) {
 		return Signed{}, reason
 	}
 	keyfunc, _, reason := v.t.choose(alg, kid, hasKid)
+	if reason == apitype.ReasonUnknownKey && v.t.remote != nil {
+		// A kid the fetched set still lacks may be a key the provider
+		// has only just added (its refetch rate-limited, say): unknown,
+		// not refused, so that a logout signed with it is sent again
+		// rather than lost.
+		return Signed{}, apitype.ReasonUnavailable
+	}
 	if reason != "" {
 		return Signed{}, reason
 	}

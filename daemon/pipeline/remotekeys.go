@@ -67,7 +67,8 @@ type RemoteKeys struct {
 	cfg     RemoteKeysConfig
 	jwksURL atomic.Pointer[string] // from the config, or from discovery
 
-	set atomic.Pointer[keySet] // nil until the first good fetch
+	set     atomic.Pointer[keySet]   // nil until the first good fetch
+	skipped atomic.Pointer[[]string] // the keys the last good fetch left out, and why
 
 	mu          sync.Mutex
 	inflight    *fetch    // the fetch under way, if any
@@ -278,7 +279,7 @@ func (k *RemoteKeys) perform(ctx context.Context, f *fetch) error {
 			k.cfg.Logger.Info("fetch JWKS succeeded again", "url", url, "keys", len(keys))
 		}
 		k.loadedOnce.Do(func() {
-			k.cfg.Logger.Info("JWKS loaded", "url", url, "keys", len(keys))
+			k.cfg.Logger.Info("JWKS loaded", "url", url, "keys", len(keys), "skipped", k.skippedKeys())
 			if k.cfg.Loaded != nil {
 				k.cfg.Loaded()
 			}
@@ -316,10 +317,11 @@ func (k *RemoteKeys) fetchSet(ctx context.Context, rediscover bool) ([]*verifyKe
 	if err != nil {
 		return nil, fmt.Errorf("fetch JWKS: %w", err)
 	}
-	keys, err := parseRemoteJWKS(ctx, body)
+	keys, skipped, err := parseRemoteJWKS(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("JWKS from %s: %w", *k.jwksURL.Load(), err)
 	}
+	k.skipped.Store(&skipped)
 	return keys, nil
 }
 
@@ -379,38 +381,61 @@ func (k *RemoteKeys) get(ctx context.Context, u string) ([]byte, error) {
 // parseRemoteJWKS reads a fetched set with keyfunc (which validates each
 // JWK with jwkset) and keeps the keys revokd verifies with, by the rules of
 // a JWKS file. A symmetric key is skipped: a secret published at a URL is
-// no secret.
-func parseRemoteJWKS(ctx context.Context, body []byte) ([]*verifyKey, error) {
-	kf, err := keyfunc.NewJWKSetJSON(body)
-	if err != nil {
-		return nil, err
+// no secret. So is a key revokd cannot use (an unknown kty, an X25519 or
+// secp256k1 key, an RSA key under 1024 bits, an alg its type contradicts),
+// as RFC 7517 §5 asks: one such key must not cost the issuer every other.
+// skipped says why each was left out.
+func parseRemoteJWKS(ctx context.Context, body []byte) (keys []*verifyKey, skipped []string, err error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
 	}
-	jwks, err := kf.Storage().KeyReadAll(ctx)
-	if err != nil {
-		return nil, err
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, nil, fmt.Errorf("parse JWKS: %w", err)
 	}
-	var keys []*verifyKey
-	for i, jwk := range jwks {
-		m := jwk.Marshal()
-		if m.USE == jwkset.UseEnc || m.KTY == jwkset.KtyOct {
-			continue
-		}
-		pub := jwk.Key()
-		if priv, ok := pub.(interface{ Public() crypto.PublicKey }); ok {
-			pub = priv.Public() // a provider that leaked its private key still has a public one
-		}
-		v, err := jwkVerifyKey(fmt.Sprintf("fetched key %d (kid %q)", i, m.KID), m.KID, string(m.ALG), pub)
-		if err != nil {
-			return nil, err
-		}
-		if v != nil {
-			keys = append(keys, v)
+	for i, raw := range set.Keys {
+		k, err := parseRemoteJWK(ctx, i, raw)
+		switch {
+		case err != nil:
+			skipped = append(skipped, err.Error())
+		case k != nil:
+			keys = append(keys, k)
 		}
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("no usable signature-verification key")
+		return nil, skipped, fmt.Errorf("no usable signature-verification key (skipped: %s)", strings.Join(skipped, "; "))
 	}
-	return keys, nil
+	return keys, skipped, nil
+}
+
+// parseRemoteJWK reads the i'th key of a fetched set: nil for one meant
+// for encryption or a symmetric one, an error for one revokd cannot use.
+func parseRemoteJWK(ctx context.Context, i int, raw json.RawMessage) (*verifyKey, error) {
+	kf, err := keyfunc.NewJWKSetJSON(json.RawMessage(`{"keys":[` + string(raw) + `]}`))
+	if err != nil {
+		return nil, fmt.Errorf("fetched key %d: %w", i, err)
+	}
+	jwks, err := kf.Storage().KeyReadAll(ctx)
+	if err != nil || len(jwks) != 1 {
+		return nil, fmt.Errorf("fetched key %d: %d keys, %v", i, len(jwks), err)
+	}
+	m := jwks[0].Marshal()
+	if m.USE == jwkset.UseEnc || m.KTY == jwkset.KtyOct {
+		return nil, nil
+	}
+	pub := jwks[0].Key()
+	if priv, ok := pub.(interface{ Public() crypto.PublicKey }); ok {
+		pub = priv.Public() // a provider that leaked its private key still has a public one
+	}
+	return jwkVerifyKey(fmt.Sprintf("fetched key %d (kid %q)", i, m.KID), m.KID, string(m.ALG), pub)
+}
+
+// skippedKeys says which keys of the last good fetch were left out, and
+// why.
+func (k *RemoteKeys) skippedKeys() []string {
+	if p := k.skipped.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // current returns the set in use, nil before the first good fetch.

@@ -1,6 +1,17 @@
 package pipeline
 
-import "testing"
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+)
 
 func TestCheckKeysURL(t *testing.T) {
 	tests := []struct {
@@ -25,5 +36,53 @@ func TestCheckKeysURL(t *testing.T) {
 				t.Errorf("CheckKeysURL(%q): got %v, want ok=%v", tc.url, err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestParseRemoteJWKSSkipsUnusableKeys: a fetched set keeps the keys
+// revokd verifies with and leaves out, with the reason, each it cannot
+// use (RFC 7517 §5), instead of failing the whole set; encryption and
+// symmetric keys are left out silently. A set of nothing usable fails.
+func TestParseRemoteJWKSSkipsUnusableKeys(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := func(k jose.JSONWebKey) string {
+		b, err := k.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	x := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	good := jwk(jose.JSONWebKey{Key: &ec.PublicKey, KeyID: "good", Algorithm: "ES256", Use: "sig"})
+	unusable := []string{
+		`{"kty":"OKP","crv":"X25519","kid":"x25519","x":"` + x + `"}`,
+		`{"kty":"XYZ","kid":"unknown-kty"}`,
+		`{"kty":"EC","crv":"secp256k1","kid":"k1","x":"` + x + `","y":"` + x + `"}`,
+		jwk(jose.JSONWebKey{Key: &rsaKey.PublicKey, KeyID: "contradiction", Algorithm: "ES256"}),
+	}
+	silent := []string{
+		jwk(jose.JSONWebKey{Key: &rsaKey.PublicKey, KeyID: "enc", Use: "enc"}),
+		`{"kty":"oct","kid":"secret","k":"` + x + `"}`,
+	}
+	set := `{"keys":[` + strings.Join(append(append([]string{good}, unusable...), silent...), ",") + `]}`
+	keys, skipped, err := parseRemoteJWKS(context.Background(), []byte(set))
+	if err != nil {
+		t.Fatalf("parseRemoteJWKS: %v", err)
+	}
+	if len(keys) != 1 || keys[0].kid != "good" {
+		t.Errorf("keys kept: %d, want the one usable key", len(keys))
+	}
+	if len(skipped) != len(unusable) {
+		t.Errorf("skipped %d keys, want %d:\n%s", len(skipped), len(unusable), strings.Join(skipped, "\n"))
+	}
+	if _, _, err := parseRemoteJWKS(context.Background(), []byte(`{"keys":[`+strings.Join(unusable, ",")+`]}`)); err == nil || !strings.Contains(err.Error(), "no usable") {
+		t.Errorf("a set of unusable keys: %v, want an error", err)
 	}
 }

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,10 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/revokd/revokd/cache"
 	"github.com/revokd/revokd/client/apitype"
 	"github.com/revokd/revokd/daemon/pipeline"
-	"github.com/revokd/revokd/internal/clocktest"
 	"github.com/revokd/revokd/internal/testwait"
 )
 
@@ -37,24 +34,7 @@ func fetchedIssuer(p *fakeIdP, refresh time.Duration) Issuer {
 // snapshot loaded; startKeys starts fetching.
 func newIssuersRemoteDaemon(t *testing.T, list []Issuer) *remoteFixture {
 	t.Helper()
-	f := &remoteFixture{clock: clocktest.New(t0), logs: &syncBuffer{}, run: make(chan error, 1)}
-	d, err := New(Options{
-		Pipeline: pipeline.Config{Leeway: testLeeway},
-		Issuers:  list,
-		Clock:    f.clock,
-		Logger:   slog.New(slog.NewTextHandler(f.logs, nil)),
-		Source:   func(r *cache.Replica) (cache.Source, error) { return newMemSource(r, f.clock), nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := d.open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	d.replica.SetReady()
-	f.d = d
-	return f
+	return newRemoteFixture(t, Options{Pipeline: pipeline.Config{Leeway: testLeeway}, Issuers: list})
 }
 
 // keysOf is the status of iss's fetched key set, if it has one.

@@ -170,8 +170,7 @@ type remoteFixture struct {
 // discovery, with its snapshot loaded. startKeys starts fetching.
 func newRemoteDaemon(t *testing.T, idp *fakeIdP) *remoteFixture {
 	t.Helper()
-	f := &remoteFixture{clock: clocktest.New(t0), logs: &syncBuffer{}, run: make(chan error, 1)}
-	d, err := New(Options{
+	return newRemoteFixture(t, Options{
 		Pipeline: pipeline.Config{Issuer: idp.srv.URL, Leeway: testLeeway},
 		RemoteKeys: &pipeline.RemoteKeysConfig{
 			OIDCIssuer: idp.srv.URL,
@@ -179,10 +178,18 @@ func newRemoteDaemon(t *testing.T, idp *fakeIdP) *remoteFixture {
 			MinRefresh: 5 * time.Minute,
 			Timeout:    testTimeout,
 		},
-		Clock:  f.clock,
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
-		Source: func(r *cache.Replica) (cache.Source, error) { return newMemSource(r, f.clock), nil },
 	})
+}
+
+// newRemoteFixture assembles a daemon from opts on the fixture's clock,
+// logs and a memSource, with its snapshot loaded; its keys are not
+// fetched until startKeys.
+func newRemoteFixture(t *testing.T, opts Options) *remoteFixture {
+	t.Helper()
+	f := &remoteFixture{clock: clocktest.New(t0), logs: &syncBuffer{}, run: make(chan error, 1)}
+	opts.Clock, opts.Logger = f.clock, slog.New(slog.NewTextHandler(f.logs, nil))
+	opts.Source = func(r *cache.Replica) (cache.Source, error) { return newMemSource(r, f.clock), nil }
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
